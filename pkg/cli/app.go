@@ -1,0 +1,49 @@
+// Package cli defines koala's command line (github.com/urfave/cli/v2): one file
+// per command group, each turning flags into calls on the packages that do the work.
+package cli
+
+import (
+	"errors"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+// Version is set at link time (-ldflags "-X .../pkg/cli.Version=...").
+var Version = "dev"
+
+// App returns koala's command tree.
+func App() *ucli.App {
+	return &ucli.App{
+		Name:                 "koala",
+		Usage:                "build OpenStack container images and deploy them over SSH",
+		Version:              Version,
+		EnableBashCompletion: true,
+		Commands:             commands(),
+	}
+}
+
+// commands lists every command group; each lives in its own file of this package.
+func commands() []*ucli.Command {
+	var cmds []*ucli.Command
+	// Each command group appends itself here: keep one line per group.
+	return cmds
+}
+
+// ExitError carries a process exit status through urfave/cli (2 for failed hosts,
+// as ansible-playbook).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error returned by App to the process exit status.
+func ExitCode(err error) int {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return 1
+}
