@@ -1,0 +1,18 @@
+# koala's build, test and benchmark entry points. `make test` is the test command
+# the README and .ci/run use.
+GO      ?= go
+BIN     ?= bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/koala-stack/koala/pkg/cli.Version=$(VERSION)
+export CGO_ENABLED = 0
+
+.PHONY: build test vet
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/koala ./cmd/koala
+
+test:
+	$(GO) test -count=1 -timeout 80m ./...
+
+vet:
+	$(GO) vet ./...
