@@ -16,3 +16,8 @@ test:
 
 vet:
 	$(GO) vet ./...
+
+# The Debian base image (debootstrap, cached tarball, import): `koala lab base`.
+.PHONY: base-image
+base-image:
+	$(GO) run ./cmd/koala lab base
