@@ -2,10 +2,17 @@
 // copy, template, file, sysctl, ...) that act on one host through its
 // transport.Conn and return changed/failed/diff. Modules that need engine state
 // (set_fact, group_by, include_*, meta, assert, debug, fail) live in the engine.
+//
+// Every module here declares its arguments (ArgSpec), honours check mode and
+// aims at one round trip to the host per call: the inspection and, where it can
+// be done in the same shell script, the change.
 package modules
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/koala-stack/koala/pkg/transport"
 )
@@ -18,7 +25,8 @@ type Module interface {
 // ArgSpec is implemented by modules that declare their arguments, so that an
 // unknown or missing argument is reported before any host is touched.
 type ArgSpec interface {
-	// Args returns the accepted argument names and which of them are required.
+	// Args returns the accepted argument names (aliases included) and which
+	// of them are required.
 	Args() (accepted, required []string)
 }
 
@@ -30,6 +38,9 @@ type Task struct {
 	Conn  transport.Conn // already wrapped for become when the task asks for it
 	Check bool           // check mode: report what would change, change nothing
 	Diff  bool           // compute Result.Diff
+	// Env is the task's `environment:`; modules that run commands pass it as
+	// transport.Command.Env, never in process arguments.
+	Env map[string]string
 	// FindFile resolves a relative src of copy/template against the role's and
 	// playbook's files/ or templates/ directory (kind is "files" or "templates").
 	FindFile func(kind, name string) (string, error)
@@ -48,7 +59,9 @@ type Result struct {
 	// Data are the fields a `register:` exposes (rc, stdout, stderr,
 	// stdout_lines, stat, ...), besides changed/failed/msg.
 	Data map[string]any
-	// Facts are returned host facts (setup), merged into the host's variables.
+	// Facts are returned host facts (setup), named as Ansible injects them
+	// (ansible_hostname, ansible_default_ipv4, ...); the engine also exposes
+	// each under ansible_facts without the "ansible_" prefix.
 	Facts map[string]any
 }
 
@@ -62,15 +75,127 @@ type Diff struct {
 var registry = map[string]Module{}
 
 // Register adds a module under its name and its aliases; called from init of
-// the file that defines the module.
+// the file that defines the module. Names from collections other than
+// ansible.builtin (ansible.posix.sysctl) are given in full.
 func Register(m Module, names ...string) {
 	for _, n := range names {
 		registry[n] = m
 	}
 }
 
+// builtinPrefixes are the collection prefixes Lookup strips: every module
+// registered under a short name is also its ansible.builtin (and legacy) name.
+var builtinPrefixes = []string{"ansible.builtin.", "ansible.legacy."}
+
 // Lookup finds a module by name (short or ansible.builtin.* form).
 func Lookup(name string) (Module, bool) {
-	m, ok := registry[name]
-	return m, ok
+	if m, ok := registry[name]; ok {
+		return m, true
+	}
+	for _, p := range builtinPrefixes {
+		if short, ok := strings.CutPrefix(name, p); ok {
+			m, ok := registry[short]
+			return m, ok
+		}
+	}
+	return nil, false
+}
+
+// Names lists every registered module name, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Validate checks a task's argument names against the module's ArgSpec: it
+// reports every unknown argument (with the nearest accepted name) and every
+// missing required one. Values are not checked, as they may still be templates.
+func Validate(module string, args map[string]any) error {
+	m, ok := Lookup(module)
+	if !ok {
+		return fmt.Errorf("unknown module %q", module)
+	}
+	spec, ok := m.(ArgSpec)
+	if !ok {
+		return nil
+	}
+	accepted, required := spec.Args()
+	known := make(map[string]bool, len(accepted))
+	for _, a := range accepted {
+		known[a] = true
+	}
+	var problems []string
+	var unknown []string
+	for k := range args {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		if near := nearest(k, accepted); near != "" {
+			problems = append(problems, fmt.Sprintf("unknown argument %q (did you mean %q?)", k, near))
+		} else {
+			problems = append(problems, fmt.Sprintf("unknown argument %q", k))
+		}
+	}
+	for _, r := range required {
+		// A required argument may be given under any of its "a|b" aliases.
+		found := false
+		for _, alt := range strings.Split(r, "|") {
+			if _, ok := args[alt]; ok {
+				found = true
+			}
+		}
+		if !found {
+			problems = append(problems, fmt.Sprintf("missing required argument %q", strings.ReplaceAll(r, "|", "\" or \"")))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	visible := make([]string, 0, len(accepted))
+	for _, a := range accepted {
+		if !strings.HasPrefix(a, "_") {
+			visible = append(visible, a)
+		}
+	}
+	sort.Strings(visible)
+	return fmt.Errorf("module %s: %s (accepted: %s)", module, strings.Join(problems, "; "), strings.Join(visible, ", "))
+}
+
+// nearest returns the accepted name closest to name by edit distance, if it
+// is close enough to be a plausible typo.
+func nearest(name string, accepted []string) string {
+	best, bestD := "", 3
+	for _, a := range accepted {
+		if d := editDistance(name, a); d < bestD {
+			best, bestD = a, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -1,0 +1,345 @@
+package modules
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/koala-stack/koala/pkg/transport"
+)
+
+// copyModule is copy and template: template renders its src first.
+type copyModule struct {
+	template bool
+}
+
+func init() {
+	Register(copyModule{}, "copy")
+	Register(copyModule{template: true}, "template")
+}
+
+func (m copyModule) Args() (accepted, required []string) {
+	if m.template {
+		return []string{"src", "dest", "mode", "owner", "group", "backup", "force"}, []string{"src", "dest"}
+	}
+	return []string{"src", "content", "dest", "mode", "owner", "group", "backup", "force"}, []string{"dest"}
+}
+
+// maxDiffBytes bounds how much of an old file is fetched for --diff.
+const maxDiffBytes = 64 << 10
+
+func (m copyModule) Run(ctx context.Context, t *Task) (Result, error) {
+	name := "copy"
+	if m.template {
+		name = "template"
+	}
+	a := newArgs(t.Args)
+	spec := putSpec{
+		dest:   a.str("", "dest"),
+		owner:  a.str("", "owner"),
+		group:  a.str("", "group"),
+		backup: a.boolean(false, "backup"),
+		force:  a.boolean(true, "force"),
+	}
+	spec.mode, spec.hasMode = a.mode("mode")
+	src := a.str("", "src")
+	content, hasContent := t.Args["content"]
+	if !m.template && hasContent == (src != "") {
+		a.bad("give exactly one of src and content")
+	}
+	if spec.dest == "" {
+		a.bad("dest is empty")
+	}
+	if err := a.err(name); err != nil {
+		return Result{}, err
+	}
+	if hasContent && !m.template {
+		switch c := content.(type) {
+		case string:
+			spec.content = []byte(c)
+		default:
+			// Ansible writes non-string content (a dict, a list) as JSON.
+			b, err := json.Marshal(c)
+			if err != nil {
+				return Result{}, fmt.Errorf("copy: content: %w", err)
+			}
+			spec.content = b
+		}
+	} else {
+		kind := "files"
+		if m.template {
+			kind = "templates"
+		}
+		local, err := findFile(t, kind, src)
+		if err != nil {
+			return Result{}, err
+		}
+		data, err := os.ReadFile(local)
+		if err != nil {
+			return Result{}, fmt.Errorf("%s: read src %s: %w", name, local, err)
+		}
+		if st, _ := os.Stat(local); st != nil && !spec.hasMode {
+			spec.srcMode = st.Mode().Perm()
+		}
+		if m.template {
+			if t.Render == nil {
+				return Result{}, fmt.Errorf("template: no renderer configured (engine bug)")
+			}
+			out, err := t.Render(local, string(data))
+			if err != nil {
+				return Result{}, fmt.Errorf("template %s: %w", local, err)
+			}
+			data = []byte(out)
+		}
+		spec.content = data
+		spec.srcBase = path.Base(src)
+		spec.src = local
+	}
+	return t.put(ctx, spec)
+}
+
+func findFile(t *Task, kind, name string) (string, error) {
+	if t.FindFile == nil {
+		return name, nil
+	}
+	p, err := t.FindFile(kind, name)
+	if err != nil {
+		return "", fmt.Errorf("find %s %q: %w", kind, name, err)
+	}
+	return p, nil
+}
+
+// putSpec is a file to be made to hold content.
+type putSpec struct {
+	dest, src, srcBase string
+	content            []byte
+	mode               fs.FileMode
+	hasMode            bool
+	srcMode            fs.FileMode // unused when hasMode; kept for new files only
+	owner, group       string
+	backup, force      bool
+}
+
+// remoteFile is what the inspection script reports about a dest.
+type remoteFile struct {
+	path         string
+	exists, dir  bool
+	kind         string // stat %F
+	mode         string // stat %a
+	owner, group string
+	uid, gid     string
+	size         int64
+	sha256       string
+	content      []byte // for --diff, when small
+	haveContent  bool
+	user, ugroup string // the (become) user the script ran as
+	parentOK     bool
+}
+
+// put makes spec.dest hold spec.content with one inspection round trip and
+// at most one upload (plus one chmod/chown when only attributes differ).
+func (t *Task) put(ctx context.Context, spec putSpec) (Result, error) {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "d=%s\n", quote(spec.dest))
+	if spec.srcBase != "" {
+		fmt.Fprintf(&sb, "if [ -d \"$d\" ] || [ \"${d%%/}\" != \"$d\" ]; then d=\"${d%%/}\"/%s; fi\n", quote(spec.srcBase))
+	}
+	sb.WriteString(`echo "path $d"
+echo "user $(id -un) $(id -gn)"
+p=$(dirname -- "$d"); [ -d "$p" ] && echo parent
+if [ -e "$d" ]; then
+  stat -L -c 'stat %a %u %g %s %U %G %F' -- "$d"
+  if [ -f "$d" ]; then
+    echo "sha256 $(sha256sum < "$d" | cut -d' ' -f1)"
+`)
+	if t.Diff {
+		fmt.Fprintf(&sb, "    [ $(stat -L -c %%s -- \"$d\") -le %d ] && echo \"content $(base64 -w0 < \"$d\")\"\n", maxDiffBytes)
+	}
+	sb.WriteString("  fi\nfi\nexit 0\n")
+	res, err := t.mustExec(ctx, "inspect "+spec.dest, sb.String())
+	if err != nil {
+		return Result{}, err
+	}
+	rf := parseRemoteFile(res.Stdout)
+	dest := rf.path
+	sum := sha256.Sum256(spec.content)
+	sum1 := sha1.Sum(spec.content)
+	data := map[string]any{
+		"dest": dest, "checksum": hex.EncodeToString(sum1[:]), "size": len(spec.content), "state": "file",
+	}
+	if spec.src != "" {
+		data["src"] = spec.src
+	}
+	if !rf.parentOK {
+		return Result{Failed: true, Data: data, Msg: fmt.Sprintf("host %s: destination directory %s does not exist", t.Host, path.Dir(dest))}, nil
+	}
+	if rf.exists && !rf.dir && rf.kind != "regular file" && rf.kind != "regular empty file" {
+		return Result{Failed: true, Data: data, Msg: fmt.Sprintf("host %s: %s exists and is a %s, not a regular file", t.Host, dest, rf.kind)}, nil
+	}
+	if rf.dir {
+		return Result{Failed: true, Data: data, Msg: fmt.Sprintf("host %s: destination %s is a directory", t.Host, dest)}, nil
+	}
+	if rf.exists && !spec.force {
+		return Result{Data: data, Msg: "file already exists and force is false"}, nil
+	}
+
+	contentChanged := !rf.exists || rf.sha256 != hex.EncodeToString(sum[:])
+	wantMode := ""
+	if spec.hasMode {
+		wantMode = octal(spec.mode)
+	}
+	modeChanged := wantMode != "" && rf.exists && rf.mode != wantMode
+	ownerChanged := spec.owner != "" && rf.exists && spec.owner != rf.owner && spec.owner != rf.uid
+	groupChanged := spec.group != "" && rf.exists && spec.group != rf.group && spec.group != rf.gid
+
+	r := Result{Data: data}
+	r.Changed = contentChanged || modeChanged || ownerChanged || groupChanged
+	if t.Diff && r.Changed {
+		r.Diff = append(r.Diff, fileDiff(dest, rf, spec, contentChanged))
+	}
+	if !r.Changed || t.Check {
+		fillOwnership(data, rf, spec)
+		return r, nil
+	}
+	if spec.backup && rf.exists && contentChanged {
+		bak := fmt.Sprintf("%s.%d.%s~", dest, os.Getpid(), time.Now().Format("2006-01-02@15:04:05"))
+		if _, err := t.mustExec(ctx, "back up "+dest, fmt.Sprintf("cp -p -- %s %s", quote(dest), quote(bak))); err != nil {
+			return Result{}, err
+		}
+		data["backup_file"] = bak
+	}
+	if contentChanged {
+		opts := transport.UploadOptions{Mode: spec.mode, Owner: spec.owner, Group: spec.group}
+		if !spec.hasMode {
+			// An existing file keeps its mode, a new one gets the source's.
+			switch {
+			case rf.exists:
+				u, _ := strconv.ParseUint(rf.mode, 8, 32)
+				opts.Mode = toFileMode(uint32(u))
+			case spec.srcMode != 0:
+				opts.Mode = spec.srcMode
+			}
+		}
+		// An existing file also keeps its owner, when it is not the user's own.
+		if opts.Owner == "" && rf.exists && rf.owner != rf.user {
+			opts.Owner = rf.owner
+		}
+		if opts.Group == "" && rf.exists && rf.group != rf.ugroup {
+			opts.Group = rf.group
+		}
+		if err := t.Conn.Upload(ctx, bytes.NewReader(spec.content), dest, opts); err != nil {
+			return Result{}, fmt.Errorf("host %s: write %s: %w", t.Host, dest, err)
+		}
+	} else {
+		var cmds []string
+		if modeChanged {
+			cmds = append(cmds, fmt.Sprintf("chmod %s -- %s", wantMode, quote(dest)))
+		}
+		if ownerChanged || groupChanged {
+			cmds = append(cmds, fmt.Sprintf("chown %s -- %s", quote(spec.owner+":"+spec.group), quote(dest)))
+		}
+		if _, err := t.mustExec(ctx, "set attributes of "+dest, strings.Join(cmds, " && ")); err != nil {
+			return Result{}, err
+		}
+	}
+	fillOwnership(data, rf, spec)
+	return r, nil
+}
+
+// fillOwnership reports the file's resulting mode/owner/group as copy does.
+func fillOwnership(data map[string]any, rf remoteFile, spec putSpec) {
+	mode, owner, group := rf.mode, rf.owner, rf.group
+	if spec.hasMode {
+		mode = octal(spec.mode)
+	}
+	if spec.owner != "" {
+		owner = spec.owner
+	}
+	if spec.group != "" {
+		group = spec.group
+	}
+	if mode != "" {
+		data["mode"] = fmt.Sprintf("%04s", mode)
+	}
+	if owner != "" {
+		data["owner"] = owner
+	}
+	if group != "" {
+		data["group"] = group
+	}
+}
+
+func parseRemoteFile(out []byte) remoteFile {
+	var rf remoteFile
+	for _, l := range strings.Split(string(out), "\n") {
+		key, val, _ := strings.Cut(l, " ")
+		switch key {
+		case "path":
+			rf.path = val
+		case "parent":
+			rf.parentOK = true
+		case "user":
+			rf.user, rf.ugroup, _ = strings.Cut(val, " ")
+		case "stat":
+			f := strings.SplitN(val, " ", 7)
+			if len(f) == 7 {
+				rf.exists = true
+				rf.mode, rf.uid, rf.gid = f[0], f[1], f[2]
+				rf.size, _ = strconv.ParseInt(f[3], 10, 64)
+				rf.owner, rf.group, rf.kind = f[4], f[5], f[6]
+				rf.dir = rf.kind == "directory"
+			}
+		case "sha256":
+			rf.sha256 = val
+		case "content":
+			if b, err := base64.StdEncoding.DecodeString(val); err == nil {
+				rf.content, rf.haveContent = b, true
+			}
+		}
+	}
+	return rf
+}
+
+// fileDiff is the before/after of a file write, with attribute changes noted
+// when the content is the same.
+func fileDiff(dest string, rf remoteFile, spec putSpec, contentChanged bool) Diff {
+	d := Diff{Path: dest}
+	after := spec.content
+	switch {
+	case !contentChanged:
+		want := map[string]any{}
+		fillOwnership(want, rf, spec)
+		d.Before = fmt.Sprintf("mode %04s owner %s group %s\n", rf.mode, rf.owner, rf.group)
+		d.After = fmt.Sprintf("mode %s owner %s group %s\n", want["mode"], want["owner"], want["group"])
+	case !rf.exists:
+		d.After = printable(after)
+	case !rf.haveContent:
+		d.Before = fmt.Sprintf("(%d bytes, not shown: larger than %d)\n", rf.size, maxDiffBytes)
+		d.After = printable(after)
+	default:
+		d.Before, d.After = printable(rf.content), printable(after)
+	}
+	return d
+}
+
+func printable(b []byte) string {
+	if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+		return fmt.Sprintf("(binary, %d bytes)\n", len(b))
+	}
+	if len(b) > maxDiffBytes {
+		return fmt.Sprintf("(%d bytes, not shown: larger than %d)\n", len(b), maxDiffBytes)
+	}
+	return string(b)
+}

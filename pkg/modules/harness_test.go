@@ -1,0 +1,99 @@
+package modules
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/koala-stack/koala/pkg/transport"
+)
+
+// target is one way of reaching the test machine.
+type target struct {
+	name string
+	conn transport.Conn
+	// dir makes a scratch directory the target's user may write to.
+	dir func(t *testing.T) string
+}
+
+// targets returns the hosts module tests run against.
+func targets(t *testing.T) []target {
+	t.Helper()
+	return []target{localTarget(t)}
+}
+
+func localTarget(t *testing.T) target {
+	return target{name: "local", conn: transport.Local("local"), dir: func(t *testing.T) string { return t.TempDir() }}
+}
+
+// userDir is a temp dir owned by user, for targets that log in unprivileged.
+func userDir(t *testing.T, user string) string {
+	t.Helper()
+	d := t.TempDir()
+	if out, err := exec.Command("chown", user, d).CombinedOutput(); err != nil {
+		t.Fatalf("chown %s %s: %v: %s", user, d, err, out)
+	}
+	// t.TempDir's parent is 0700 root: make the path traversable.
+	os.Chmod(filepath.Dir(d), 0o755)
+	return d
+}
+
+type runOpt func(*Task)
+
+func check(t *Task) { t.Check = true }
+func diff(t *Task)  { t.Diff = true }
+
+// run runs module with args on conn and fails the test on an error.
+func run(t *testing.T, conn transport.Conn, module string, a map[string]any, opts ...runOpt) Result {
+	t.Helper()
+	r, err := runErr(t, conn, module, a, opts...)
+	if err != nil {
+		t.Fatalf("%s %v: %v", module, a, err)
+	}
+	return r
+}
+
+func runErr(t *testing.T, conn transport.Conn, module string, a map[string]any, opts ...runOpt) (Result, error) {
+	t.Helper()
+	if err := Validate(module, a); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	m, _ := Lookup(module)
+	task := &Task{
+		Host: conn.Host(), Args: a, Conn: conn, Vars: map[string]any{},
+		FindFile: func(kind, name string) (string, error) { return name, nil },
+		Render: func(name, src string) (string, error) {
+			return strings.ReplaceAll(src, "{{ who }}", "world"), nil
+		},
+	}
+	for _, o := range opts {
+		o(task)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return m.Run(ctx, task)
+}
+
+// mustOK fails unless r did not fail and its changed flag is want.
+func mustChanged(t *testing.T, r Result, want bool) {
+	t.Helper()
+	if r.Failed {
+		t.Fatalf("failed: %s (%v)", r.Msg, r.Data)
+	}
+	if r.Changed != want {
+		t.Fatalf("changed = %v, want %v (msg %q, data %v)", r.Changed, want, r.Msg, r.Data)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
