@@ -10,7 +10,7 @@ import (
 
 func TestSplitArgs(t *testing.T) {
 	for in, want := range map[string][]string{
-		`echo hi`:                  {"echo", "hi"},
+		`echo hi`:                   {"echo", "hi"},
 		`echo 'a b' "c \"d\"" e\ f`: {"echo", "a b", `c "d"`, "e f"},
 		`  x   ''  `:                {"x", ""},
 		`a"b"'c'`:                   {"abc"},
