@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/koala-stack/koala/internal/sshtest"
 	"github.com/koala-stack/koala/pkg/transport"
 )
 
@@ -20,10 +21,33 @@ type target struct {
 	dir func(t *testing.T) string
 }
 
-// targets returns the hosts module tests run against.
+// targets returns the ways module tests reach this machine: the local
+// transport, a real sshd logging in an unprivileged user, and the same sshd
+// with become (sudo to root).
 func targets(t *testing.T) []target {
 	t.Helper()
-	return []target{localTarget(t)}
+	c := sshConn(t)
+	return []target{
+		localTarget(t),
+		{name: "ssh", conn: c, dir: func(t *testing.T) string { return userDir(t, sshtest.User) }},
+		{name: "ssh-become", conn: transport.Become(c, ""), dir: func(t *testing.T) string { return t.TempDir() }},
+	}
+}
+
+// sshConn starts one sshd test host and connects to it.
+func sshConn(t *testing.T) transport.Conn {
+	t.Helper()
+	f := sshtest.Start(t, 1)
+	h := f.Hosts[0]
+	pool := transport.NewPool(transport.PoolOptions{KnownHostsFile: f.KnownHosts, HostKeyPolicy: transport.Strict})
+	t.Cleanup(func() { pool.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := pool.Get(ctx, transport.HostSpec{Name: h.Name, Address: h.Addr, Port: h.Port, User: h.User, KeyFiles: []string{h.KeyFile}})
+	if err != nil {
+		t.Fatalf("connect to %s: %v", h.Name, err)
+	}
+	return c
 }
 
 func localTarget(t *testing.T) target {
