@@ -3,9 +3,9 @@ package healthcheck
 import (
 	"bytes"
 	"net"
-	"os"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
