@@ -100,7 +100,7 @@ func Port(proc *Proc, process string, ports []int) error {
 // Listen is healthcheck_listen: a process matching process listens on one of
 // ports, TCP or UDP (ss -lnp).
 func Listen(proc *Proc, process string, ports []int) error {
-	return proc.inetCheck(process, ports, true, "listening on")
+	return proc.inetCheck(process, ports, true, "a socket listening on")
 }
 
 // Socket is healthcheck_socket: a process whose name starts with process (the
