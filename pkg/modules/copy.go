@@ -148,13 +148,14 @@ type remoteFile struct {
 	parentOK     bool
 }
 
-// put makes spec.dest hold spec.content with one inspection round trip and
-// at most one upload (plus one chmod/chown when only attributes differ).
-func (t *Task) put(ctx context.Context, spec putSpec) (Result, error) {
+// inspect reports on dest (joined with srcBase when dest is a directory or
+// ends in "/") in one round trip; the content is included when the file is at
+// most fetch bytes (fetch < 0: whatever its size, 0: never).
+func (t *Task) inspect(ctx context.Context, dest, srcBase string, fetch int64) (remoteFile, error) {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "d=%s\n", quote(spec.dest))
-	if spec.srcBase != "" {
-		fmt.Fprintf(&sb, "if [ -d \"$d\" ] || [ \"${d%%/}\" != \"$d\" ]; then d=\"${d%%/}\"/%s; fi\n", quote(spec.srcBase))
+	fmt.Fprintf(&sb, "d=%s\n", quote(dest))
+	if srcBase != "" {
+		fmt.Fprintf(&sb, "if [ -d \"$d\" ] || [ \"${d%%/}\" != \"$d\" ]; then d=\"${d%%/}\"/%s; fi\n", quote(srcBase))
 	}
 	sb.WriteString(`echo "path $d"
 echo "user $(id -un) $(id -gn)"
@@ -164,15 +165,36 @@ if [ -e "$d" ]; then
   if [ -f "$d" ]; then
     echo "sha256 $(sha256sum < "$d" | cut -d' ' -f1)"
 `)
-	if t.Diff {
-		fmt.Fprintf(&sb, "    [ $(stat -L -c %%s -- \"$d\") -le %d ] && echo \"content $(base64 -w0 < \"$d\")\"\n", maxDiffBytes)
+	switch {
+	case fetch < 0:
+		sb.WriteString("    echo \"content $(base64 -w0 < \"$d\")\"\n")
+	case fetch > 0:
+		fmt.Fprintf(&sb, "    [ $(stat -L -c %%s -- \"$d\") -le %d ] && echo \"content $(base64 -w0 < \"$d\")\"\n", fetch)
 	}
 	sb.WriteString("  fi\nfi\nexit 0\n")
-	res, err := t.mustExec(ctx, "inspect "+spec.dest, sb.String())
+	res, err := t.mustExec(ctx, "inspect "+dest, sb.String())
+	if err != nil {
+		return remoteFile{}, err
+	}
+	return parseRemoteFile(res.Stdout), nil
+}
+
+// put makes spec.dest hold spec.content with one inspection round trip and
+// at most one upload (plus one chmod/chown when only attributes differ).
+func (t *Task) put(ctx context.Context, spec putSpec) (Result, error) {
+	var fetch int64
+	if t.Diff {
+		fetch = maxDiffBytes
+	}
+	rf, err := t.inspect(ctx, spec.dest, spec.srcBase, fetch)
 	if err != nil {
 		return Result{}, err
 	}
-	rf := parseRemoteFile(res.Stdout)
+	return t.write(ctx, spec, rf)
+}
+
+// write makes the file rf describes hold spec.content and spec's attributes.
+func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, error) {
 	dest := rf.path
 	sum := sha256.Sum256(spec.content)
 	sum1 := sha1.Sum(spec.content)
