@@ -199,7 +199,7 @@ func init() {
 	register("version_compare", func(in any, args []any, kw map[string]any) (any, error) { return versionTest(in, args, kw) })
 }
 
-// defaultFilter is Jinja2's default(value='', boolean=false): the value when
+// defaultFilter is Jinja2's default(value=”, boolean=false): the value when
 // the input is undefined (or, with boolean=true, false-ish).
 func defaultFilter(in, param *pongo2.Value) (*pongo2.Value, *pongo2.Error) {
 	args, kw := unpackArgs(param)
@@ -1065,7 +1065,7 @@ func compileRegex(pattern string, kw map[string]any) (*regexp.Regexp, error) {
 
 var pyBackref = regexp.MustCompile(`\\(\d+)|\\g<(\w+)>`)
 
-// regexReplaceFilter is regex_replace(pattern, replacement='', ignorecase=false,
+// regexReplaceFilter is regex_replace(pattern, replacement=”, ignorecase=false,
 // multiline=false, count=0); Python's \1 and \g<name> work in the replacement.
 func regexReplaceFilter(in any, args []any, kw map[string]any) (any, error) {
 	if err := needArgs(args, 1, 2); err != nil {

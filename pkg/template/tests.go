@@ -90,8 +90,12 @@ func init() {
 	registerTest("false", func(in any, args []any, kw map[string]any) (bool, error) { return in == false, nil })
 	registerTest("truthy", func(in any, args []any, kw map[string]any) (bool, error) { return pongo2.Truthy(in), nil })
 	registerTest("falsy", func(in any, args []any, kw map[string]any) (bool, error) { return !pongo2.Truthy(in), nil })
-	registerTest("lower", func(in any, args []any, kw map[string]any) (bool, error) { return strings.ToLower(str(in)) == str(in), nil })
-	registerTest("upper", func(in any, args []any, kw map[string]any) (bool, error) { return strings.ToUpper(str(in)) == str(in), nil })
+	registerTest("lower", func(in any, args []any, kw map[string]any) (bool, error) {
+		return strings.ToLower(str(in)) == str(in), nil
+	})
+	registerTest("upper", func(in any, args []any, kw map[string]any) (bool, error) {
+		return strings.ToUpper(str(in)) == str(in), nil
+	})
 
 	eq := func(in any, args []any, kw map[string]any) (bool, error) {
 		if err := needArgs(args, 1, 1); err != nil {
