@@ -1,0 +1,720 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/koala-stack/koala/pkg/modules"
+	"github.com/koala-stack/koala/pkg/playbook"
+	"github.com/koala-stack/koala/pkg/transport"
+)
+
+const hiddenMsg = "the output has been hidden due to no_log: true"
+
+// runTask runs one (non-block, non-include) task on hosts, in parallel, and
+// returns when every host has finished it.
+func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Task, fr *frame, handler bool) {
+	if !handler && t != gatherTask && !r.selected(fr, t) {
+		return
+	}
+	ps := r.play
+	name := taskName(t)
+	pos := t.Pos.String()
+	if t == gatherTask {
+		pos = ps.play.Pos.String()
+	}
+	if t.Action == "meta" && metaArg(t) == "end_play" {
+		r.bus.emit(&TaskStart{Task: name, Pos: pos, Hosts: hostNames(hosts)})
+		ps.endPlay = true
+		r.bus.emit(&TaskEnd{Task: name, Counts: map[Status]int{}})
+		return
+	}
+	targets := hosts
+	// run_once (and add_host, which Ansible runs once per task, not per
+	// host) runs on the first host; its results are given to every host.
+	once := t.Action == "add_host" && !t.HasLoop
+	if v := inherited(fr, t, func(t *playbook.Task) any { return t.RunOnce }); v != nil {
+		b, err := r.newScope(hosts[0], fr, t).boolean(pos+" run_once", v, false)
+		once = once || (err == nil && b)
+	}
+	if once {
+		targets = hosts[:1]
+	}
+	r.bus.emit(&TaskStart{Task: name, Pos: pos, Role: roleName(fr, t), Handler: handler, Hosts: hostNames(targets)})
+	var mu sync.Mutex
+	counts := map[Status]int{}
+	var onceVars map[string]any
+	var onceChanged bool
+	r.forEach(ctx, targets, func(hs *hostState) {
+		res, written, changed := r.execTask(ctx, hs, t, fr)
+		r.record(hs, res, changed && len(t.Notify) > 0)
+		if changed && len(t.Notify) > 0 {
+			r.notify(hs, t.Notify)
+		}
+		mu.Lock()
+		counts[res.Status]++
+		onceVars, onceChanged = written, changed
+		mu.Unlock()
+	})
+	if once {
+		for _, hs := range hosts[1:] {
+			if len(onceVars) > 0 {
+				r.setVars(hs, onceVars, false)
+			}
+			if onceChanged && len(t.Notify) > 0 {
+				r.notify(hs, t.Notify)
+			}
+		}
+	}
+	r.bus.emit(&TaskEnd{Task: name, Counts: counts})
+	r.checkFailLimits(counts)
+}
+
+// checkFailLimits ends the play after a task as any_errors_fatal and
+// max_fail_percentage ask.
+func (r *runner) checkFailLimits(counts map[Status]int) {
+	ps := r.play
+	failedNow := counts[StatusFailed] + counts[StatusUnreachable]
+	if failedNow > 0 && ps.play.AnyErrorsFatal {
+		ps.endPlay = true
+	}
+	if ps.play.MaxFailPercentage != nil && len(ps.batch) > 0 {
+		failed := 0
+		r.mu.Lock()
+		for _, h := range ps.batch {
+			if h.failed || h.unreachable {
+				failed++
+			}
+		}
+		r.mu.Unlock()
+		if float64(failed)*100/float64(len(ps.batch)) > *ps.play.MaxFailPercentage {
+			ps.endPlay = true
+		}
+	}
+}
+
+// record updates a host's counters and state for a result and emits it.
+func (r *runner) record(hs *hostState, res *HostResult, _ bool) {
+	r.mu.Lock()
+	switch res.Status {
+	case StatusOK:
+		hs.stats.OK++
+	case StatusChanged:
+		hs.stats.OK++
+		hs.stats.Changed++
+	case StatusSkipped:
+		hs.stats.Skipped++
+	case StatusFailed:
+		hs.stats.Failed++
+		hs.failed = true
+	case StatusUnreachable:
+		hs.stats.Unreachable++
+		hs.unreachable = true
+	case StatusIgnored:
+		hs.stats.Ignored++
+	}
+	r.mu.Unlock()
+	r.bus.emit(res)
+}
+
+// outcome is one module invocation's result on one host (one loop item).
+type outcome struct {
+	status   Status
+	res      modules.Result
+	data     map[string]any // what register exposes
+	err      error
+	attempts int
+	debug    any
+}
+
+// execTask runs t on hs (every loop item), registers the result and returns
+// the event, the variables it set on the host and whether it changed.
+func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, fr *frame) (*HostResult, map[string]any, bool) {
+	pos := t.Pos.String()
+	res := &HostResult{Host: hs.name, Task: taskName(t), Pos: pos}
+	if t == gatherTask {
+		res.Pos = r.play.play.Pos.String()
+	}
+	sc := r.newScope(hs, fr, t)
+	fail := func(err error) (*HostResult, map[string]any, bool) {
+		res.Status, res.Msg = StatusFailed, err.Error()
+		return res, nil, false
+	}
+	noLog, err := sc.boolean(pos+" no_log", inherited(fr, t, func(t *playbook.Task) any { return t.NoLog }), false)
+	if err != nil {
+		return fail(err)
+	}
+	res.Hidden = noLog
+	delegate, err := sc.str(pos+" delegate_to", inherited(fr, t, func(t *playbook.Task) any { return t.DelegateTo }))
+	if err != nil {
+		return fail(err)
+	}
+	if delegate == hs.name {
+		delegate = ""
+	}
+	res.Delegate = delegate
+	whens := r.whens(fr, t)
+	written := map[string]any{}
+	var outs []outcome
+	var labels []string
+	if !t.HasLoop {
+		ok, err := sc.cond(pos+" when", whens)
+		if err != nil {
+			return fail(fmt.Errorf("when: %w", err))
+		}
+		if !ok {
+			res.Status = StatusSkipped
+			if t.Register != "" {
+				skip := map[string]any{"changed": false, "skipped": true, "skip_reason": "Conditional result was False"}
+				written[t.Register] = skip
+				r.setVars(hs, written, false)
+			}
+			return res, written, false
+		}
+		outs = append(outs, r.runModule(ctx, sc, hs, t, fr, delegate))
+	} else {
+		items, err := r.loopItems(sc, t)
+		if err != nil {
+			return fail(fmt.Errorf("loop: %w", err))
+		}
+		for i, item := range items {
+			if ctx.Err() != nil {
+				break
+			}
+			isc := sc.withItem(t, item, i, len(items))
+			label := r.itemLabel(isc, t, item)
+			labels = append(labels, label)
+			ok, err := isc.cond(pos+" when", whens)
+			var o outcome
+			switch {
+			case err != nil:
+				o = outcome{status: StatusFailed, err: fmt.Errorf("when: %w", err)}
+			case !ok:
+				o = outcome{status: StatusSkipped, data: map[string]any{"changed": false, "skipped": true}}
+			default:
+				o = r.runModule(ctx, isc, hs, t, fr, delegate)
+			}
+			if o.data == nil {
+				o.data = map[string]any{}
+			}
+			o.data[loopVar(t)] = item
+			o.data["ansible_loop_var"] = loopVar(t)
+			outs = append(outs, o)
+			if o.status == StatusUnreachable {
+				break
+			}
+		}
+	}
+	status, changed := aggregate(outs, t.HasLoop)
+	res.Status = status
+	ignore, err := sc.boolean(pos+" ignore_errors", inherited(fr, t, func(t *playbook.Task) any { return t.IgnoreErrors }), false)
+	if err != nil {
+		return fail(err)
+	}
+	if status == StatusFailed && ignore {
+		res.Status = StatusIgnored
+	}
+	if status == StatusUnreachable {
+		ignoreU, _ := sc.boolean(pos+" ignore_unreachable", inherited(fr, t, func(t *playbook.Task) any { return t.IgnoreUnreachable }), false)
+		if ignoreU {
+			res.Status = StatusIgnored
+		}
+	}
+	r.describe(res, outs, labels, t.HasLoop)
+	if t.Register != "" {
+		written[t.Register] = registered(outs, t.HasLoop, changed, status)
+	}
+	var facts map[string]any
+	for _, o := range outs {
+		if len(o.res.Facts) > 0 {
+			facts = mergeInto(facts, o.res.Facts)
+		}
+	}
+	target := hs
+	if delegate != "" && t.DelegateFacts {
+		target = r.host(delegate)
+	}
+	if facts != nil {
+		r.setVars(target, facts, true)
+	}
+	if len(written) > 0 {
+		r.setVars(hs, written, false)
+	}
+	return res, written, changed
+}
+
+func loopVar(t *playbook.Task) string {
+	if t.LoopControl.LoopVar != "" {
+		return t.LoopControl.LoopVar
+	}
+	return "item"
+}
+
+// withItem is the scope of one loop item.
+func (s *scope) withItem(t *playbook.Task, item any, i, n int) *scope {
+	v := make(map[string]any, len(s.vars)+4)
+	copyInto(v, s.vars)
+	done := make(map[string]bool, len(s.done))
+	for k := range s.done {
+		// Names resolved before the item existed may depend on it.
+		if !hasTemplate(v[k]) {
+			done[k] = true
+		}
+	}
+	lv := loopVar(t)
+	v[lv] = item
+	v["ansible_loop_var"] = lv
+	done[lv] = true
+	if t.LoopControl.IndexVar != "" {
+		v[t.LoopControl.IndexVar] = i
+		done[t.LoopControl.IndexVar] = true
+	}
+	if t.LoopControl.Extended {
+		v["ansible_loop"] = map[string]any{
+			"index": i + 1, "index0": i, "first": i == 0, "last": i == n-1, "length": n,
+			"revindex": n - i, "revindex0": n - i - 1,
+		}
+	}
+	return &scope{r: s.r, vars: v, done: done}
+}
+
+// loopItems templates a task's loop into its items.
+func (r *runner) loopItems(sc *scope, t *playbook.Task) ([]any, error) {
+	raw := t.Loop
+	kind := ""
+	if ls, ok := raw.(playbook.LoopSugar); ok {
+		raw, kind = ls.Value, ls.Kind
+	}
+	v, err := sc.template(t.Pos.String()+" loop", raw)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "dict":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("with_dict needs a mapping, got %T", v)
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		items := make([]any, len(keys))
+		for i, k := range keys {
+			items[i] = map[string]any{"key": k, "value": m[k]}
+		}
+		return items, nil
+	case "items":
+		list, err := asList(v)
+		if err != nil {
+			return nil, err
+		}
+		var flat []any
+		for _, x := range list {
+			if sub, ok := x.([]any); ok {
+				flat = append(flat, sub...)
+			} else {
+				flat = append(flat, x)
+			}
+		}
+		return flat, nil
+	}
+	return asList(v)
+}
+
+func asList(v any) ([]any, error) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		return t, nil
+	case []string:
+		out := make([]any, len(t))
+		for i, s := range t {
+			out[i] = s
+		}
+		return out, nil
+	case string:
+		return nil, fmt.Errorf("loop needs a list, got the string %q (a template that did not render to a list?)", t)
+	}
+	return nil, fmt.Errorf("loop needs a list, got %T", v)
+}
+
+func (r *runner) itemLabel(sc *scope, t *playbook.Task, item any) string {
+	if t.LoopControl.Label != nil {
+		if s, err := sc.str(t.Pos.String()+" loop_control.label", t.LoopControl.Label); err == nil {
+			return s
+		}
+	}
+	switch item.(type) {
+	case string, int, float64, bool:
+		return fmt.Sprint(item)
+	}
+	return shortJSON(item)
+}
+
+// runModule runs one invocation (one loop item) with until/retries, then
+// applies changed_when and failed_when.
+func (r *runner) runModule(ctx context.Context, sc *scope, hs *hostState, t *playbook.Task, fr *frame, delegate string) outcome {
+	pos := t.Pos.String()
+	argsV, err := sc.template(pos+" "+t.Action+" arguments", t.Args)
+	if err != nil {
+		return outcome{status: StatusFailed, err: err}
+	}
+	args, _ := argsV.(map[string]any)
+	if args == nil {
+		args = map[string]any{}
+	}
+	retries, delay := 0, 5*time.Second
+	if len(t.Until) > 0 {
+		retries = 3
+		if t.Retries != nil {
+			s, err := sc.str(pos+" retries", t.Retries)
+			if n, convErr := strconv.Atoi(s); err != nil || convErr != nil || n < 0 {
+				return outcome{status: StatusFailed, err: fmt.Errorf("retries: %q is not a count", s)}
+			} else {
+				retries = n
+			}
+		}
+		if t.Delay != nil {
+			s, err := sc.str(pos+" delay", t.Delay)
+			f, convErr := strconv.ParseFloat(s, 64)
+			if err != nil || convErr != nil || f < 0 {
+				return outcome{status: StatusFailed, err: fmt.Errorf("delay: %q is not a number of seconds", s)}
+			}
+			delay = time.Duration(f * float64(time.Second))
+		}
+	}
+	var o outcome
+	for attempt := 1; ; attempt++ {
+		o = r.invoke(ctx, sc, hs, t, fr, args, delegate)
+		o.attempts = attempt
+		if o.status == StatusUnreachable || ctx.Err() != nil {
+			return o
+		}
+		r.judge(sc, t, &o)
+		if len(t.Until) == 0 {
+			return o
+		}
+		o.data["attempts"] = attempt
+		ok, err := sc.cond(pos+" until", t.Until)
+		if err != nil {
+			o.status, o.err = StatusFailed, fmt.Errorf("until: %w", err)
+			return o
+		}
+		if ok {
+			return o
+		}
+		if attempt > retries {
+			o.status = StatusFailed
+			if o.err == nil && o.res.Msg == "" {
+				o.res.Msg = fmt.Sprintf("until condition still false after %d attempts", attempt)
+			}
+			o.data["failed"] = true
+			return o
+		}
+		select {
+		case <-ctx.Done():
+			o.status, o.err = StatusFailed, ctx.Err()
+			return o
+		case <-time.After(delay):
+		}
+	}
+}
+
+// judge sets the register variable in the scope (for changed_when,
+// failed_when and until) and applies changed_when and failed_when.
+func (r *runner) judge(sc *scope, t *playbook.Task, o *outcome) {
+	pos := t.Pos.String()
+	o.data = resultData(o)
+	if t.Register != "" {
+		sc.vars[t.Register] = o.data
+		sc.done[t.Register] = true
+	}
+	if o.err != nil && o.status == StatusFailed && t.FailedWhen == nil {
+		return
+	}
+	if t.ChangedWhen != nil {
+		ok, err := sc.cond(pos+" changed_when", t.ChangedWhen)
+		if err != nil {
+			o.status, o.err = StatusFailed, fmt.Errorf("changed_when: %w", err)
+			return
+		}
+		o.res.Changed = ok
+		o.data["changed"] = ok
+		if o.status == StatusChanged || o.status == StatusOK {
+			o.status = map[bool]Status{true: StatusChanged, false: StatusOK}[ok]
+		}
+	}
+	if t.FailedWhen != nil {
+		ok, err := sc.cond(pos+" failed_when", t.FailedWhen)
+		if err != nil {
+			o.status, o.err = StatusFailed, fmt.Errorf("failed_when: %w", err)
+			return
+		}
+		o.data["failed"] = ok
+		o.res.Failed = ok
+		switch {
+		case ok:
+			o.status = StatusFailed
+			if o.res.Msg == "" && o.err == nil {
+				o.res.Msg = "failed_when condition is true"
+			}
+		case o.status == StatusFailed:
+			o.err = nil
+			o.status = map[bool]Status{true: StatusChanged, false: StatusOK}[o.res.Changed]
+		}
+	}
+}
+
+// resultData is what `register:` stores for one invocation.
+func resultData(o *outcome) map[string]any {
+	d := make(map[string]any, len(o.res.Data)+4)
+	copyInto(d, o.res.Data)
+	d["changed"] = o.res.Changed
+	d["failed"] = o.status == StatusFailed
+	if o.res.Skipped {
+		d["skipped"] = true
+	}
+	msg := o.res.Msg
+	if o.err != nil {
+		msg = o.err.Error()
+	}
+	if msg != "" {
+		d["msg"] = msg
+	}
+	if len(o.res.Diff) > 0 {
+		d["diff"] = o.res.Diff
+	}
+	return d
+}
+
+// registered is the value of the register variable for the whole task.
+func registered(outs []outcome, loop, changed bool, status Status) map[string]any {
+	if !loop {
+		if len(outs) == 0 {
+			return map[string]any{"changed": false, "skipped": true}
+		}
+		return outs[0].data
+	}
+	results := make([]any, len(outs))
+	for i, o := range outs {
+		results[i] = o.data
+	}
+	d := map[string]any{"results": results, "changed": changed, "failed": status == StatusFailed,
+		"msg": "All items completed"}
+	if status == StatusFailed {
+		d["msg"] = "One or more items failed"
+	}
+	if status == StatusSkipped {
+		d["skipped"] = true
+	}
+	return d
+}
+
+// aggregate is the task's status over its items: unreachable, then failed,
+// then changed, then ok; skipped when every item was.
+func aggregate(outs []outcome, loop bool) (Status, bool) {
+	if len(outs) == 0 {
+		return StatusSkipped, false
+	}
+	changed, failed, skipped := false, false, 0
+	for _, o := range outs {
+		switch o.status {
+		case StatusUnreachable:
+			return StatusUnreachable, changed
+		case StatusFailed:
+			failed = true
+		case StatusChanged:
+			changed = true
+		case StatusSkipped:
+			skipped++
+		}
+	}
+	switch {
+	case failed:
+		return StatusFailed, changed
+	case skipped == len(outs):
+		return StatusSkipped, false
+	case changed:
+		return StatusChanged, true
+	}
+	return StatusOK, false
+}
+
+// describe fills the event's message, output and items.
+func (r *runner) describe(res *HostResult, outs []outcome, labels []string, loop bool) {
+	if res.Hidden {
+		if res.Status == StatusFailed || res.Status == StatusIgnored {
+			res.Msg = hiddenMsg
+		}
+		if loop {
+			for i, o := range outs {
+				res.Items = append(res.Items, ItemResult{Label: "(hidden)", Status: o.status})
+				_ = i
+			}
+		}
+		return
+	}
+	for i, o := range outs {
+		res.Diff = append(res.Diff, o.res.Diff...)
+		if o.attempts > 1 {
+			res.Attempts = o.attempts
+		}
+		msg := o.res.Msg
+		if o.err != nil {
+			msg = o.err.Error()
+		}
+		if loop {
+			it := ItemResult{Label: labels[i], Status: o.status}
+			if o.status == StatusFailed || o.status == StatusUnreachable {
+				it.Msg = msg
+			}
+			res.Items = append(res.Items, it)
+		}
+		if o.debug != nil {
+			res.Debug = o.debug
+		}
+		// The first failing item (or the only result) gives the message
+		// and output shown for the task.
+		if o.status == StatusFailed || o.status == StatusUnreachable || (!loop && msg != "") {
+			if res.Msg == "" || (o.status == StatusFailed && res.RC == nil) {
+				res.Msg = msg
+				if rc, ok := o.res.Data["rc"].(int); ok {
+					res.RC = &rc
+				}
+				res.Stdout, _ = o.res.Data["stdout"].(string)
+				res.Stderr, _ = o.res.Data["stderr"].(string)
+			}
+		}
+	}
+}
+
+// invoke runs an engine action or a module once.
+func (r *runner) invoke(ctx context.Context, sc *scope, hs *hostState, t *playbook.Task, fr *frame, args map[string]any, delegate string) outcome {
+	pos := t.Pos.String()
+	if _, ok := playbook.EngineActions[t.Action]; ok {
+		return r.engineAction(ctx, sc, hs, t, args, delegate)
+	}
+	mod, err := moduleFor(t)
+	if err != nil {
+		return outcome{status: StatusFailed, err: err}
+	}
+	kw := func(get func(*playbook.Task) any, play any) any {
+		if v := inherited(fr, t, get); v != nil {
+			return v
+		}
+		return play
+	}
+	become, err := sc.boolean(pos+" become", kw(func(t *playbook.Task) any { return t.Become }, r.play.play.Become), false)
+	if err != nil {
+		return outcome{status: StatusFailed, err: err}
+	}
+	becomeUser, err := sc.str(pos+" become_user", kw(func(t *playbook.Task) any { return t.BecomeUser }, r.play.play.BecomeUser))
+	if err != nil {
+		return outcome{status: StatusFailed, err: err}
+	}
+	envV, err := sc.template(pos+" environment", kw(func(t *playbook.Task) any { return t.Environment }, r.play.play.Environment))
+	if err != nil {
+		return outcome{status: StatusFailed, err: err}
+	}
+	env, err := envMap(envV)
+	if err != nil {
+		return outcome{status: StatusFailed, err: err}
+	}
+	check, err := sc.boolean(pos+" check_mode", inherited(fr, t, func(t *playbook.Task) any { return t.CheckMode }), r.opts.Check)
+	if err != nil {
+		return outcome{status: StatusFailed, err: err}
+	}
+	diff, err := sc.boolean(pos+" diff", inherited(fr, t, func(t *playbook.Task) any { return t.Diff }), r.opts.Diff)
+	if err != nil {
+		return outcome{status: StatusFailed, err: err}
+	}
+	connHost, connVars := hs.name, sc.vars
+	if delegate != "" {
+		connHost, connVars = delegate, r.connVars(delegate)
+	}
+	conn, err := r.conn(ctx, connHost, connVars, become, becomeUser)
+	if err != nil {
+		return unreachableOrFailed(err)
+	}
+	mt := &modules.Task{
+		Host: hs.name, Args: args, Vars: sc.vars, Conn: conn, Check: check, Diff: diff, Env: env,
+		FindFile: func(kind, name string) (string, error) {
+			f, err := r.pb.FindFile(t, kind, name)
+			if err != nil {
+				return "", err
+			}
+			if f.OSPath == "" {
+				return "", fmt.Errorf("%s is inside an embedded file system; the module must read it through the engine", f.Display)
+			}
+			return f.OSPath, nil
+		},
+		Render: sc.render,
+	}
+	mres, err := mod.Run(ctx, mt)
+	if err != nil {
+		o := unreachableOrFailed(err)
+		o.res = mres
+		return o
+	}
+	o := outcome{res: mres, status: StatusOK}
+	switch {
+	case mres.Failed:
+		o.status = StatusFailed
+	case mres.Skipped:
+		o.status = StatusSkipped
+	case mres.Changed:
+		o.status = StatusChanged
+	}
+	return o
+}
+
+func unreachableOrFailed(err error) outcome {
+	var ue *transport.UnreachableError
+	if errors.As(err, &ue) {
+		return outcome{status: StatusUnreachable, err: err}
+	}
+	return outcome{status: StatusFailed, err: err}
+}
+
+// connVars are the variables that say how to reach a delegate host.
+func (r *runner) connVars(host string) map[string]any {
+	hs := r.host(host)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := make(map[string]any, len(hs.inv)+len(r.extra))
+	copyInto(v, hs.inv)
+	copyInto(v, hs.vars)
+	return v
+}
+
+func envMap(v any) (map[string]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("environment must be a mapping of names to values, got %T", v)
+	}
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		out[k] = fmt.Sprint(x)
+	}
+	return out, nil
+}
+
+func shortJSON(v any) string {
+	s := fmt.Sprint(v)
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return strings.ReplaceAll(s, "\n", " ")
+}
