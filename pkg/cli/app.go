@@ -28,6 +28,7 @@ func commands() []*ucli.Command {
 	// Each command group appends itself here: keep one line per group.
 	cmds = append(cmds, inventoryCommand())
 	cmds = append(cmds, labCommand())
+	cmds = append(cmds, passwordCommands()...)
 	return cmds
 }
 
