@@ -15,7 +15,7 @@ func init() { Register(lineinfileModule{}, "lineinfile") }
 
 func (lineinfileModule) Args() (accepted, required []string) {
 	return []string{"path", "dest", "destfile", "name", "regexp", "regex", "search_string", "line", "value", "state",
-		"insertafter", "insertbefore", "create", "backrefs", "firstmatch", "backup", "mode", "owner", "group"},
+			"insertafter", "insertbefore", "create", "backrefs", "firstmatch", "backup", "mode", "owner", "group"},
 		[]string{"path|dest|destfile|name"}
 }
 
