@@ -269,3 +269,8 @@ func rangeFunc(args []any, kw map[string]any) (any, error) {
 	}
 	return out, nil
 }
+
+// Func is a function templates can call, e.g. vars["lookup"] = Func(...)
+// makes `lookup('env', 'HOME')` work. Positional and keyword arguments arrive
+// as native values.
+type Func = pongo2.Callable

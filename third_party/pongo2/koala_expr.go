@@ -434,40 +434,54 @@ func arith(op string, a, b any) (any, error) {
 	return nil, fmt.Errorf("unsupported operand types for %s: %s and %s (use ~ to join as strings)", op, TypeName(a), TypeName(b))
 }
 
-func (p *Parser) parseUnary() (*jexpr, *Error) {
+func (p *Parser) parseUnary() (*jexpr, *Error) { return p.parseUnaryF(true) }
+
+// parseUnaryF parses a primary with its postfixes and, withFilter, its
+// filters and tests. As in Jinja2, `-x | abs` is `(-x) | abs`.
+func (p *Parser) parseUnaryF(withFilter bool) (*jexpr, *Error) {
+	var e *jexpr
 	if tok := p.MatchOne(TokenSymbol, "-", "+"); tok != nil {
-		operand, err := p.parseUnary()
+		operand, err := p.parseUnaryF(false)
 		if err != nil {
 			return nil, err
 		}
-		neg := tok.Val == "-"
-		return &jexpr{tok: tok, desc: tok.Val + operand.desc, eval: func(ctx *ExecutionContext) (*Value, *Error) {
-			v, err := operand.Evaluate(ctx)
-			if err != nil {
-				return nil, err
-			}
-			x := v.Interface()
-			if !isNumber(x) {
-				return nil, ctx.Error(fmt.Sprintf("unary %s needs a number, not %s", tok.Val, TypeName(x)), tok)
-			}
-			if !neg {
-				return v, nil
-			}
-			if i, ok := toInt(x); ok {
-				return AsValue(-i), nil
-			}
-			f, _ := toFloat(x)
-			return AsValue(-f), nil
-		}}, nil
+		e = negate(tok, operand)
+	} else {
+		var err *Error
+		if e, err = p.parsePrimary(); err != nil {
+			return nil, err
+		}
 	}
-	e, err := p.parsePrimary()
+	e, err := p.parsePostfix(e)
 	if err != nil {
 		return nil, err
 	}
-	if e, err = p.parsePostfix(e); err != nil {
-		return nil, err
+	if !withFilter {
+		return e, nil
 	}
 	return p.parseFilterExpr(e)
+}
+
+func negate(tok *Token, operand *jexpr) *jexpr {
+	neg := tok.Val == "-"
+	return &jexpr{tok: tok, desc: tok.Val + operand.desc, eval: func(ctx *ExecutionContext) (*Value, *Error) {
+		v, err := operand.Evaluate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		x := v.Interface()
+		if !isNumber(x) {
+			return nil, ctx.Error(fmt.Sprintf("unary %s needs a number, not %s", tok.Val, TypeName(x)), tok)
+		}
+		if !neg {
+			return v, nil
+		}
+		if i, ok := toInt(x); ok {
+			return AsValue(-i), nil
+		}
+		f, _ := toFloat(x)
+		return AsValue(-f), nil
+	}}
 }
 
 func literal(tok *Token, v any) *jexpr {
@@ -911,6 +925,11 @@ func callValue(f any, pos []*Value, kw map[string]*Value) (any, error) {
 			return nil, fmt.Errorf("takes no keyword arguments")
 		}
 		return fn(nativeList(pos)...)
+	case func(...*Value) (*Value, error): // a macro
+		if len(kw) > 0 {
+			return nil, fmt.Errorf("macros take no keyword arguments")
+		}
+		return fn(pos...)
 	}
 	return nil, fmt.Errorf("%s is not callable", TypeName(f))
 }
@@ -1048,9 +1067,9 @@ func (p *Parser) parseTest(input *jexpr) (*jexpr, *Error) {
 		if args, err = p.parseArgs(); err != nil {
 			return nil, err
 		}
-	} else if t := p.Current(); t != nil && (t.Typ == TokenString || t.Typ == TokenNumber) {
-		// `x is divisibleby 3`: one literal argument without parentheses
-		arg, err := p.parsePrimary()
+	} else if p.bareTestArg() {
+		// `x is divisibleby 3`, `x is sameas false`: one argument without parentheses
+		arg, err := p.parseUnaryF(false)
 		if err != nil {
 			return nil, err
 		}
@@ -1071,6 +1090,26 @@ func (p *Parser) parseTest(input *jexpr) (*jexpr, *Error) {
 		}
 		return AsValue(out.IsTrue() != negate), nil
 	}}, nil
+}
+
+// bareTestArg reports whether the next token starts an argument of a test
+// written without parentheses (Jinja2's rule: not `else`, `and`, `or`, ...).
+func (p *Parser) bareTestArg() bool {
+	t := p.Current()
+	if t == nil {
+		return false
+	}
+	switch t.Typ {
+	case TokenString, TokenNumber:
+		return true
+	case TokenKeyword:
+		return t.Val == "true" || t.Val == "false"
+	case TokenIdentifier:
+		return t.Val != "else" && t.Val != "if" && t.Val != "is"
+	case TokenSymbol:
+		return t.Val == "[" || t.Val == "{"
+	}
+	return false
 }
 
 // lookup finds a variable: tag-local names (loop variables, set), then the

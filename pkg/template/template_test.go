@@ -1,0 +1,530 @@
+package template
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func testVars() map[string]any {
+	return map[string]any{
+		"inventory_hostname": "ctl1",
+		"ansible_host":       "10.0.0.11",
+		"group_names":        []any{"control", "network"},
+		"play_hosts":         []any{"ctl1", "ctl2", "cmp1"},
+		"ansible_play_hosts": []any{"ctl1", "ctl2", "cmp1"},
+		"groups": map[string]any{
+			"all":     []any{"ctl1", "ctl2", "cmp1"},
+			"control": []any{"ctl1", "ctl2"},
+			"compute": []any{"cmp1"},
+		},
+		"hostvars": map[string]any{
+			"ctl1": map[string]any{"ansible_host": "10.0.0.11", "api_interface": "eth0"},
+			"ctl2": map[string]any{"ansible_host": "10.0.0.12", "api_interface": "eth1"},
+			"cmp1": map[string]any{"ansible_host": "fd00::21"},
+		},
+		"enable_foo":  "no",
+		"enable_bar":  "yes",
+		"debug":       false,
+		"port":        5000,
+		"ratio":       1.5,
+		"empty":       "",
+		"nothing":     nil,
+		"names":       []any{"b", "a", "b", "c"},
+		"services":    map[string]any{"api": map[string]any{"enabled": true, "port": 80}, "worker": map[string]any{"enabled": "no", "port": 81}},
+		"users":       []any{map[string]any{"name": "nova", "uid": 42436}, map[string]any{"name": "glance", "uid": 42415, "admin": true}},
+		"result":      map[string]any{"changed": true, "failed": false, "rc": 0, "stdout": "ok"},
+		"path":        "/etc/kolla/nova-api/nova.conf",
+		"ipv6":        "fd00::1",
+		"fn_upper":    Func(func(args []any, kw map[string]any) (any, error) { return strings.ToUpper(fmt.Sprint(args...)), nil }),
+		"nested":      map[string]any{"a": map[string]any{"b": 1}},
+		"int_string":  "42",
+		"json_string": `{"a": [1, 2.5, "x"], "b": null}`,
+	}
+}
+
+func render(t *testing.T, src string) string {
+	t.Helper()
+	out, err := New().Render("t.j2", src, testVars())
+	if err != nil {
+		t.Fatalf("Render(%q): %v", src, err)
+	}
+	return out
+}
+
+func eval(t *testing.T, expr string) any {
+	t.Helper()
+	v, err := New().Eval("expr", expr, testVars())
+	if err != nil {
+		t.Fatalf("Eval(%q): %v", expr, err)
+	}
+	return v
+}
+
+// TestFilters covers every filter koala adds, through expressions as roles write them.
+func TestFilters(t *testing.T) {
+	cases := []struct {
+		expr string
+		want any
+	}{
+		{"enable_bar | bool", true},
+		{"enable_foo | bool", false},
+		{"'True' | bool", true},
+		{"1 | bool", true},
+		{"nothing | bool", false},
+		{"undefined_thing | default('x')", "x"},
+		{"undefined_thing | d('x')", "x"},
+		{"nothing | default('x')", nil},
+		{"empty | default('x', true)", "x"},
+		{"port | default(1)", 5000},
+		{"undefined_thing | default(omit)", Omit},
+		{"hostvars['cmp1']['api_interface'] | default('eth9')", "eth9"},
+		{"hostvars.ctl2.api_interface | default('eth9')", "eth1"},
+		{"{'b': 1, 'a': [true, none, 1.5, 'x<y']} | to_json", `{"a": [true, null, 1.5, "x<y"], "b": 1}`},
+		{"{'b': 1, 'a': [1]} | to_nice_json", "{\n    \"a\": [\n        1\n    ],\n    \"b\": 1\n}"},
+		{"{'a': 1} | to_nice_json(indent=2)", "{\n  \"a\": 1\n}"},
+		{"json_string | from_json", map[string]any{"a": []any{1, 2.5, "x"}, "b": nil}},
+		{"{'b': 1, 'a': {'c': [1, 2]}} | to_yaml", "a:\n  c:\n    - 1\n    - 2\nb: 1\n"},
+		{"{'b': 1, 'a': {'c': 2}} | to_nice_yaml", "a:\n    c: 2\nb: 1\n"},
+		{"'a: [1, 2]' | from_yaml", map[string]any{"a": []any{1, 2}}},
+		{"'koala' | b64encode", "a29hbGE="},
+		{"'a29hbGE=' | b64decode", "koala"},
+		{"'eth0.100' | regex_replace('\\\\.', '_')", "eth0_100"},
+		{`'v1.2.3' | regex_replace('^v(\d+)\.(\d+).*$', '\\1-\\2')`, "1-2"},
+		{`'abc' | regex_replace('(?P<x>b)', '[\\g<x>]')`, "a[b]c"},
+		{"'ABC' | regex_replace('b', 'x', ignorecase=true)", "AxC"},
+		{"['a', 'b'] | regex_replace('a', 'z')", "['z', 'b']"},
+		{"'host-12.x' | regex_search('[0-9]+')", "12"},
+		{`'k=v' | regex_search('(\w)=(\w)', '\\2', '\\1')`, []any{"v", "k"}},
+		{"'nope' | regex_search('[0-9]+')", nil},
+		{"'a1b22' | regex_findall('[0-9]+')", []any{"1", "22"}},
+		{"'a.b' | regex_escape", `a\.b`},
+		{"names | join(',')", "b,a,b,c"},
+		{"names | join", "babc"},
+		{"users | join(', ', attribute='name')", "nova, glance"},
+		{"names | unique", []any{"b", "a", "c"}},
+		{"['a', 'b'] | union(['b', 'c'])", []any{"a", "b", "c"}},
+		{"['a', 'b', 'c'] | difference(['b'])", []any{"a", "c"}},
+		{"['a', 'b', 'c'] | intersect(['c', 'b', 'x'])", []any{"b", "c"}},
+		{"['a', 'b'] | symmetric_difference(['b', 'c'])", []any{"a", "c"}},
+		{"services | dict2items | map(attribute='key') | list", []any{"api", "worker"}},
+		{"{'a': 1} | dict2items(key_name='k', value_name='v')", []any{map[string]any{"k": "a", "v": 1}}},
+		{"[{'key': 'a', 'value': 1}, {'key': 'b', 'value': 2}] | items2dict", map[string]any{"a": 1, "b": 2}},
+		{"[{'n': 'a', 'v': 1}] | items2dict(key_name='n', value_name='v')", map[string]any{"a": 1}},
+		{"users | map(attribute='name') | list", []any{"nova", "glance"}},
+		{"users | map(attribute='admin', default=false) | list", []any{false, true}},
+		{"names | map('upper') | list", []any{"B", "A", "B", "C"}},
+		{"groups['control'] | map('extract', hostvars, 'ansible_host') | list", []any{"10.0.0.11", "10.0.0.12"}},
+		{"['ctl1'] | map('extract', hostvars, ['api_interface']) | list", []any{"eth0"}},
+		{"path | basename", "nova.conf"},
+		{"path | dirname", "/etc/kolla/nova-api"},
+		{"'dir/' | basename", ""},
+		{"['/etc', 'kolla', 'x.conf'] | path_join", "/etc/kolla/x.conf"},
+		{"'koala' | hash('sha256')", "c88cf9468f1701ff059abe2c172a0da5edd6af83ae80ca1a7579e291c38df6d9"},
+		{"'koala' | hash('md5')", "a564de63c2d0da68cf47586ee05984d7"},
+		{"'koala' | hash", "7a7363eeef16de26b23884c99b9f0700458ed74f"},
+		{"'koala' | checksum", "7a7363eeef16de26b23884c99b9f0700458ed74f"},
+		{"ipv6 | ipwrap", "[fd00::1]"},
+		{"'10.0.0.1' | ipwrap", "10.0.0.1"},
+		{"['10.0.0.1', 'fd00::1', 'host'] | ipwrap", []any{"10.0.0.1", "[fd00::1]", "host"}},
+		{"ipv6 | put_address_in_context('url')", "[fd00::1]"},
+		{"ipv6 | put_address_in_context('memcache')", "inet6:[fd00::1]"},
+		{"'10.1.2.3/24' | ipaddr('address')", "10.1.2.3"},
+		{"'10.1.2.3/24' | ipaddr('network')", "10.1.2.0"},
+		{"'10.1.2.3/24' | ipaddr('netmask')", "255.255.255.0"},
+		{"'10.1.2.3/24' | ipaddr('prefix')", 24},
+		{"'10.1.2.3/24' | ipaddr('broadcast')", "10.1.2.255"},
+		{"'junk' | ipaddr", false},
+		{"['10.0.0.1', 'fd00::1', 'junk'] | ipv4", []any{"10.0.0.1"}},
+		{"['10.0.0.1', 'fd00::1'] | ipv6", []any{"fd00::1"}},
+		{"int_string | int", 42},
+		{"'4.7' | int", 4},
+		{"'x' | int", 0},
+		{"'x' | int(7)", 7},
+		{"'ff' | int(base=16)", 255},
+		{"true | int", 1},
+		{"'1.5' | float", 1.5},
+		{"port | string", "5000"},
+		{"debug | string", "False"},
+		{"'AbC' | lower", "abc"},
+		{"'AbC' | upper", "ABC"},
+		{"'abC' | capitalize", "Abc"},
+		{"'  x ' | trim", "x"},
+		{"'a-b-c' | replace('-', '_')", "a_b_c"},
+		{"names | length", 4},
+		{"services | length", 2},
+		{"'héllo' | length", 5},
+		{"names | count", 4},
+		{"names | first", "b"},
+		{"names | last", "c"},
+		{"'a,b' | split(',')", []any{"a", "b"}},
+		{"names | sort", []any{"a", "b", "b", "c"}},
+		{"names | sort(reverse=true)", []any{"c", "b", "b", "a"}},
+		{"users | sort(attribute='uid') | map(attribute='name') | list", []any{"glance", "nova"}},
+		{"names | reverse | list", []any{"c", "b", "a", "b"}},
+		{"[3, 1, 2] | min", 1},
+		{"[3, 1, 2] | max", 3},
+		{"[1, 2, 3] | sum", 6},
+		{"[1, [2, [3]]] | flatten", []any{1, 2, 3}},
+		{"[1, [2, [3]]] | flatten(levels=1)", []any{1, 2, []any{3}}},
+		{"[1, 2] | zip(['a', 'b']) | list", []any{[]any{1, "a"}, []any{2, "b"}}},
+		{"{'a': {'x': 1}, 'b': 1} | combine({'a': {'y': 2}})", map[string]any{"a": map[string]any{"y": 2}, "b": 1}},
+		{"{'a': {'x': 1}} | combine({'a': {'y': 2}}, recursive=true)", map[string]any{"a": map[string]any{"x": 1, "y": 2}}},
+		{"{'l': [1]} | combine({'l': [2]}, list_merge='append')", map[string]any{"l": []any{1, 2}}},
+		{"[1, 0, 2, none] | select | list", []any{1, 2}},
+		{"[1, 2, 3, 4] | select('even') | list", []any{2, 4}},
+		{"[1, 2, 3, 4] | reject('even') | list", []any{1, 3}},
+		{"[1, 5, 9] | select('gt', 4) | list", []any{5, 9}},
+		{"users | selectattr('admin', 'defined') | map(attribute='name') | list", []any{"glance"}},
+		{"users | rejectattr('admin', 'defined') | map(attribute='name') | list", []any{"nova"}},
+		{"users | selectattr('name', 'equalto', 'nova') | map(attribute='uid') | first", 42436},
+		{"services | dict2items | selectattr('value.enabled', 'sameas', true) | map(attribute='key') | list", []any{"api"}},
+		{"users | selectattr('name', 'match', '^g') | map(attribute='name') | list", []any{"glance"}},
+		{"debug | ternary('on', 'off')", "off"},
+		{"nothing | ternary('on', 'off', 'unset')", "unset"},
+		{"\"it's\" | quote", `'it'"'"'s'`},
+		{"'simple' | quote", "simple"},
+		{"'a\\nb' | indent(2)", "a\n  b"},
+		{"'a\\nb' | indent(2, true)", "  a\n  b"},
+		{"'%s:%d' | format('host', 80)", "host:80"},
+		{"'%05.1f%%' | format(3.14159)", "003.1%"},
+		{"-3 | abs", 3},
+		{"2.567 | round(1)", 2.6},
+		{"2.5 | round(method='floor')", 2.0},
+		{"names | type_debug", "list"},
+		{"'2.10.1' | version_compare('2.9', '>')", true},
+		{"'a' | mandatory", "a"},
+	}
+	e := New()
+	vars := testVars()
+	for _, c := range cases {
+		got, err := e.Eval("expr", c.expr, vars)
+		if err != nil {
+			t.Errorf("%s: %v", c.expr, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s = %#v, want %#v", c.expr, got, c.want)
+		}
+	}
+}
+
+func TestFilterErrors(t *testing.T) {
+	cases := map[string]string{
+		"'%%' | b64decode":                     "not base64",
+		"'x' | hash('crc')":                    "unknown hash type",
+		"'[' | regex_replace('[', 'x')":        "bad regular expression",
+		"missing | mandatory":                  `mandatory variable "missing" not defined`,
+		"'x' | from_json":                      "not JSON",
+		"'x' | ipaddr('bogus')":                "not supported",
+		"{'a': 1} | map(attribute='x') | list": `no attribute "x"`,
+		"'x' | put_address_in_context('y')":    "context must be",
+		"'%d' | format('x')":                   "needs a number",
+	}
+	for expr, want := range cases {
+		_, err := New().Eval("expr", expr, testVars())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want it to contain %q", expr, err, want)
+		}
+	}
+}
+
+func TestTests(t *testing.T) {
+	cases := map[string]bool{
+		"port is defined":                        true,
+		"nope is defined":                        false,
+		"nope is undefined":                      true,
+		"nope is not defined":                    true,
+		"hostvars.cmp1.api_interface is defined": false,
+		"nothing is none":                        true,
+		"port is number":                         true,
+		"port is integer":                        true,
+		"ratio is float":                         true,
+		"path is string":                         true,
+		"services is mapping":                    true,
+		"names is iterable":                      true,
+		"names is sequence":                      true,
+		"debug is boolean":                       true,
+		"debug is sameas false":                  true,
+		"port is eq(5000)":                       true,
+		"port is ne 5000":                        false,
+		"port is gt(10)":                         true,
+		"port is divisibleby 1000":               true,
+		"3 is odd":                               true,
+		"'ctl1' is in(groups.control)":           true,
+		"groups.control is contains('ctl2')":     true,
+		"['a'] is subset(names)":                 true,
+		"names is superset(['a', 'c'])":          true,
+		"path is match('/etc')":                  true,
+		"path is match('kolla')":                 false,
+		"path is search('kolla')":                true,
+		"'2.10' is version('2.9', '>=')":         true,
+		"'2.10' is version('2.9', 'lt')":         false,
+		"'1.0.0' is version('1.0')":              false,
+		"result is changed":                      true,
+		"result is failed":                       false,
+		"result is succeeded":                    true,
+		"result is skipped":                      false,
+		"'abc' is lower":                         true,
+		"1 is truthy":                            true,
+	}
+	for expr, want := range cases {
+		if got := eval(t, expr); got != want {
+			t.Errorf("%s = %v, want %v", expr, got, want)
+		}
+	}
+}
+
+// TestWhen evaluates `when:` conditions as playbooks write them.
+func TestWhen(t *testing.T) {
+	cases := map[string]bool{
+		"port is defined and not (enable_foo | bool)":                   true,
+		"not (enable_bar | bool)":                                       false,
+		"enable_bar | bool and inventory_hostname in groups['control']": true,
+		"'control' in group_names":                                      true,
+		"'compute' not in group_names":                                  true,
+		"inventory_hostname == groups['control'][0]":                    true,
+		"inventory_hostname == groups.control | last":                   false,
+		"groups['compute'] | length > 0":                                true,
+		"nope is not defined or nope":                                   true,
+		"port > 100 and port < 9000":                                    true,
+		"100 < port < 9000":                                             true,
+		"hostvars[inventory_hostname]['ansible_host'] == ansible_host":  true,
+		"ansible_play_hosts | length == 3":                              true,
+		"{{ port == 5000 }}":                                            true,
+		"result.rc == 0 and 'ok' in result.stdout":                      true,
+		"services.api.enabled | bool":                                   true,
+		"services['worker']['enabled'] | bool":                          false,
+		"not debug":                                                     true,
+		"(port | string) ~ 'x' == '5000x'":                              true,
+	}
+	e := New()
+	for expr, want := range cases {
+		v, err := e.Eval("site.yml:12", expr, testVars())
+		if err != nil {
+			t.Errorf("%s: %v", expr, err)
+			continue
+		}
+		if Truthy(v) != want {
+			t.Errorf("%s = %#v, want %v", expr, v, want)
+		}
+	}
+}
+
+func TestTruthy(t *testing.T) {
+	truthy := []any{true, 1, 0.5, "yes", "True", "on", "1", "anything", []any{0}, map[string]any{"a": 1}}
+	falsy := []any{false, 0, 0.0, nil, "", "no", "False", "off", "0", " no ", []any{}, map[string]any{}}
+	for _, v := range truthy {
+		if !Truthy(v) {
+			t.Errorf("Truthy(%#v) = false", v)
+		}
+	}
+	for _, v := range falsy {
+		if Truthy(v) {
+			t.Errorf("Truthy(%#v) = true", v)
+		}
+	}
+}
+
+func TestStrictUndefined(t *testing.T) {
+	src := "[DEFAULT]\nhost = {{ inventory_hostname }}\n{% for h in groups['control'] %}\npeer = {{ hostvars[h].ansible_host }}\n{% endfor %}\n\nbind = {{ bind_address }}\n"
+	_, err := New().Render("roles/x/templates/x.conf.j2", src, testVars())
+	want := `roles/x/templates/x.conf.j2:7: undefined variable "bind_address"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error = %v, want %s", err, want)
+	}
+	var u *UndefinedError
+	if !errors.As(err, &u) || u.Name != "bind_address" {
+		t.Errorf("errors.As UndefinedError: %v", u)
+	}
+
+	cases := []struct{ src, want string }{
+		{"a\n{{ hostvars['cmp1']['api_interface'] }}", `t.j2:2: undefined variable "hostvars['cmp1']['api_interface']"`},
+		{"a\n\n{{ hostvars[h] }}", `t.j2:3: undefined variable "h"`},
+		{"{% if x %}a{% endif %}", `t.j2:1: undefined variable "x"`},
+		{"{% for x in missing %}{% endfor %}", `t.j2:1: undefined variable "missing"`},
+		{"{{ missing.attr }}", `t.j2:1: undefined variable "missing"`},
+		{"{{ missing | upper }}", `t.j2:1: undefined variable "missing"`},
+		{"{{ 1 + missing }}", `t.j2:1: undefined variable "missing"`},
+		{"{{ missing is string }}", `t.j2:1: undefined variable "missing"`},
+		{"x\n{{ users[5] }}", `t.j2:2: undefined variable "users[5]"`},
+		{"{{ 'a' if false }}", `t.j2:1: undefined variable "'a' if false"`},
+		{"{% if port and\n  nope %}{% endif %}", `t.j2:2: undefined variable "nope"`},
+	}
+	for _, c := range cases {
+		_, err := New().Render("t.j2", c.src, testVars())
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%q: error %v, want %s", c.src, err, c.want)
+		}
+	}
+
+	// An expression on one line has no line number: the caller's name says where.
+	_, err = New().Eval("site.yml:12 when", "nope | bool", testVars())
+	if err == nil || err.Error() != `site.yml:12 when: undefined variable "nope"` {
+		t.Errorf("Eval error = %v", err)
+	}
+}
+
+func TestSyntaxErrors(t *testing.T) {
+	e := New()
+	cases := []struct{ src, want string }{
+		{"a\n{{ x | nosuchfilter }}", "t.j2:2: syntax error: Filter 'nosuchfilter' does not exist."},
+		{"{{ x is nosuchtest }}", "t.j2:1: syntax error: Test 'nosuchtest' does not exist."},
+		{"a\nb\n{% for x in %}{% endfor %}", "t.j2:3: syntax error"},
+		{"{% if x %}", "t.j2:1: syntax error"},
+		{"{{ [1, 2 }}", "t.j2:1: syntax error"},
+		{"{{ 'unterminated }}", "t.j2:1: syntax error"},
+	}
+	for _, c := range cases {
+		err := e.Check("t.j2", c.src)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("Check(%q) = %v, want prefix %q", c.src, err, c.want)
+		}
+	}
+	if err := e.Check("t.j2", "{{ x | default('a') }}"); err != nil {
+		t.Errorf("Check of a valid template: %v", err)
+	}
+	if err := e.CheckExpr("w", "x is defined and"); err == nil {
+		t.Error("CheckExpr accepted an incomplete expression")
+	}
+	if err := e.CheckExpr("w", "x is defined and y | bool"); err != nil {
+		t.Errorf("CheckExpr: %v", err)
+	}
+}
+
+func TestTemplateNative(t *testing.T) {
+	e := New()
+	in := map[string]any{
+		"list":                         "{{ groups['control'] }}",
+		"map":                          "{{ {'a': port} }}",
+		"bool":                         "{{ enable_bar | bool }}",
+		"int":                          "{{ port + 1 }}",
+		"string":                       "port {{ port }}",
+		"spaced":                       "{{port}}",
+		"plain":                        "no template here",
+		"number":                       7,
+		"omitted":                      "{{ nope | default(omit) }}",
+		"nested":                       []any{"{{ ratio }}", map[string]any{"k": "{{ debug }}", "gone": "{{ omit }}"}},
+		"{{ inventory_hostname }}_key": "x",
+	}
+	got, err := e.Template("task", in, testVars())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"list":     []any{"ctl1", "ctl2"},
+		"map":      map[string]any{"a": 5000},
+		"bool":     true,
+		"int":      5001,
+		"string":   "port 5000",
+		"spaced":   5000,
+		"plain":    "no template here",
+		"number":   7,
+		"nested":   []any{1.5, map[string]any{"k": false}},
+		"ctl1_key": "x",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Template =\n%#v\nwant\n%#v", got, want)
+	}
+	if in["int"] != "{{ port + 1 }}" {
+		t.Error("Template modified its input")
+	}
+}
+
+func TestDeterminism(t *testing.T) {
+	vars := testVars()
+	big := map[string]any{}
+	for i := 0; i < 50; i++ {
+		big[fmt.Sprintf("key%02d", i)] = map[string]any{"v": i, "w": []any{i, "x"}}
+	}
+	vars["big"] = big
+	src := "{% for k, v in big.items() %}{{ k }}={{ v.v }};{% endfor %}\n" +
+		"{% for k in big %}{{ k }},{% endfor %}\n" +
+		"{% for k, v in big %}{{ v.w | join('/') }},{% endfor %}\n" +
+		"{{ big | to_json }}\n{{ big | to_nice_yaml }}\n{{ big }}\n{{ big | dict2items | map(attribute='key') | join(',') }}\n"
+	e := New()
+	first, err := e.Render("det.j2", src, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(first, "key00=0;key01=1;") {
+		t.Errorf("map not walked in key order: %.40s", first)
+	}
+	for i := 0; i < 50; i++ {
+		out, err := New().Render("det.j2", src, vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != first {
+			t.Fatalf("render %d differs", i)
+		}
+	}
+}
+
+func TestConcurrentRender(t *testing.T) {
+	e := New()
+	src := "{% for h in groups['all'] %}\n{{ h }}={{ hostvars[h].ansible_host }}\n{% endfor %}\n"
+	want, err := e.Render("c.j2", src, testVars())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				out, err := e.Render("c.j2", src, testVars())
+				if err != nil || out != want {
+					t.Errorf("concurrent render: %q, %v", out, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestRenderFileAndInclude(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "part.j2"), []byte("part {{ port }}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	main := filepath.Join(dir, "main.j2")
+	if err := os.WriteFile(main, []byte("{% include 'part.j2' %}end\n{{ nope }}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New().RenderFile(main, testVars())
+	if err == nil || err.Error() != main+`:2: undefined variable "nope"` {
+		t.Errorf("RenderFile error = %v", err)
+	}
+	if err := os.WriteFile(main, []byte("{% include 'part.j2' %}end\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := New().RenderFile(main, testVars())
+	if err != nil || out != "part 5000\nend\n" {
+		t.Errorf("RenderFile = %q, %v", out, err)
+	}
+	if _, err := New().RenderFile(filepath.Join(dir, "absent.j2"), nil); err == nil {
+		t.Error("RenderFile of a missing file succeeded")
+	}
+}
+
+func TestCallsAndGlobals(t *testing.T) {
+	cases := map[string]any{
+		"range(3) | list":       []any{0, 1, 2},
+		"range(1, 7, 3) | list": []any{1, 4},
+		"fn_upper('a', 'b')":    "AB",
+		"omit is defined":       true,
+	}
+	for expr, want := range cases {
+		if got := eval(t, expr); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", expr, got, want)
+		}
+	}
+}
