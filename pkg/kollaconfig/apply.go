@@ -26,6 +26,9 @@ func (rt *Runtime) Apply(cfg *Config) error {
 	default:
 		return known("InvalidConfig", "KOLLA_CONFIG_STRATEGY is not set properly (%q): want COPY_ALWAYS or COPY_ONCE", rt.Strategy)
 	}
+	if err := rt.handleDefaults(cfg); err != nil {
+		return err
+	}
 	if err := rt.copyConfig(cfg); err != nil {
 		return err
 	}

@@ -11,14 +11,16 @@ import (
 )
 
 // Check compares the running state with config.json (kolla_set_configs --check):
-// /run_command against command, and every destination against its source's
+// /run_command against command, the recorded image defaults against the
+// destinations still listed, and every destination against its source's
 // content, and against the entry's mode and owner (or the source's with
-// preserve_properties). Each difference is logged; the returned error is a
-// ConfigFileCommandDiffers or ConfigFileBadState (exit 1) when anything differs.
-// Files in a destination directory that no source provides are not reported,
-// as upstream.
+// preserve_properties). Every difference is logged; the returned error (exit 1)
+// is named after the first kind found, in upstream's order:
+// ConfigFileCommandDiffers, StateMismatch, ConfigFileBadState. Files in a
+// destination directory that no source provides are not reported, as upstream.
 func (rt *Runtime) Check(cfg *Config) error {
 	var diffs, bad []string
+	kind := ""
 	running, err := os.ReadFile(rt.RunCommand)
 	switch {
 	case err != nil:
@@ -26,7 +28,17 @@ func (rt *Runtime) Check(cfg *Config) error {
 	case string(running) != cfg.Command:
 		diffs = append(diffs, fmt.Sprintf("Running command differs. %s != %s", cfg.Command, running))
 	}
-	commandOnly := len(diffs) > 0
+	if len(diffs) > 0 {
+		kind = "ConfigFileCommandDiffers"
+	}
+	stale, err := rt.checkDefaults(cfg)
+	if err != nil {
+		return err
+	}
+	if len(stale) > 0 && kind == "" {
+		kind = "StateMismatch"
+	}
+	diffs = append(diffs, stale...)
 	for _, cf := range cfg.ConfigFiles {
 		sources, err := rt.sources(cf)
 		if err != nil {
@@ -45,7 +57,6 @@ func (rt *Runtime) Check(cfg *Config) error {
 			if len(d) > 0 {
 				diffs = append(diffs, d...)
 				bad = append(bad, rt.inContainer(src))
-				commandOnly = false
 			}
 		}
 	}
@@ -55,8 +66,8 @@ func (rt *Runtime) Check(cfg *Config) error {
 	switch {
 	case len(diffs) == 0:
 		return nil
-	case commandOnly:
-		return known("ConfigFileCommandDiffers", "%s", diffs[0])
+	case kind != "":
+		return known(kind, "%s", diffs[0])
 	default:
 		return known("ConfigFileBadState", "Following files are in bad state: [%s]", strings.Join(bad, ", "))
 	}

@@ -382,3 +382,42 @@ func TestParsePerm(t *testing.T) {
 		}
 	}
 }
+
+func TestImageDefaultsRestored(t *testing.T) {
+	f := newFixture(t)
+	f.write("/etc/svc/default.conf", "IMAGE", 0o644)
+	f.write(cfgDir+"/default.conf", "CONFIG", 0o644)
+	f.write(cfgDir+"/new.conf", "NEW", 0o644)
+	entries := []map[string]any{
+		{"source": cfgDir + "/default.conf", "dest": "/etc/svc/default.conf", "owner": "kolla", "perm": "0600"},
+		{"source": cfgDir + "/new.conf", "dest": "/etc/svc/", "owner": "kolla", "perm": "0600"},
+	}
+	f.config(map[string]any{"command": "run", "config_files": entries})
+	for range 2 { // the second start must not overwrite the backup with the override
+		f.mustRun(0)
+		if got := f.read("/etc/svc/default.conf"); got != "CONFIG" {
+			t.Fatalf("override not applied: %q", got)
+		}
+		if got := f.read(DefaultsDir + "/etc/svc/default.conf"); got != "IMAGE" {
+			t.Fatalf("image default not kept: %q", got)
+		}
+	}
+	f.mustRun(0, "--check")
+
+	f.config(map[string]any{"command": "run"})
+	f.mustRun(1, "--check")
+	if !strings.Contains(f.log.String(), "StateMismatch") || !strings.Contains(f.log.String(), "/etc/svc/default.conf") {
+		t.Errorf("--check does not report the dropped override:\n%s", f.log.String())
+	}
+	f.mustRun(0)
+	if got := f.read("/etc/svc/default.conf"); got != "IMAGE" {
+		t.Errorf("image default not restored: %q", got)
+	}
+	if got := f.mode("/etc/svc/default.conf"); got != 0o644 {
+		t.Errorf("restored mode %04o, want the image's 0644", got)
+	}
+	if f.exists("/etc/svc/new.conf") {
+		t.Error("a file the image did not have survived its removal from config.json")
+	}
+	f.mustRun(0, "--check")
+}
