@@ -43,6 +43,10 @@ func (r *runner) runPlay(ctx context.Context, play *playbook.Play) error {
 	ps := &playState{play: play, vars: map[string]any{}, notified: map[*playbook.Task]map[*hostState]bool{}}
 	r.play = ps
 	copyInto(ps.vars, play.Vars)
+	title := play.Name
+	if title == "" {
+		title = play.Hosts
+	}
 	// Play-level values (hosts, vars_files names, serial) can only use play
 	// vars and extra vars: no host is in scope yet.
 	base := &scope{r: r, vars: mergeInto(mergeInto(map[string]any{}, ps.vars), r.extra), done: map[string]bool{}}
@@ -95,7 +99,7 @@ func (r *runner) runPlay(ctx context.Context, play *playbook.Play) error {
 		ps.allNames = append(ps.allNames, n)
 	}
 	if len(ps.all) == 0 {
-		r.bus.emit(&PlayStart{Play: play.Name, Pos: play.Pos.String(), Batches: 0})
+		r.bus.emit(&PlayStart{Play: title, Pos: play.Pos.String(), Batches: 0})
 		return nil
 	}
 	var serial []playbook.Serial
@@ -123,7 +127,7 @@ func (r *runner) runPlay(ctx context.Context, play *playbook.Play) error {
 		for _, n := range b {
 			ps.batch = append(ps.batch, byName[n])
 		}
-		r.bus.emit(&PlayStart{Play: play.Name, Pos: play.Pos.String(), Hosts: b, Batch: i + 1, Batches: len(batches)})
+		r.bus.emit(&PlayStart{Play: title, Pos: play.Pos.String(), Hosts: b, Batch: i + 1, Batches: len(batches)})
 		r.runBatch(ctx, ps)
 		if len(r.activeHosts(ps.batch)) == 0 {
 			break // every host of the batch failed: Ansible stops the play
