@@ -152,6 +152,15 @@ type remoteFile struct {
 // ends in "/") in one round trip; the content is included when the file is at
 // most fetch bytes (fetch < 0: whatever its size, 0: never).
 func (t *Task) inspect(ctx context.Context, dest, srcBase string, fetch int64) (remoteFile, error) {
+	res, err := t.mustExec(ctx, "inspect "+dest, inspectScript(dest, srcBase, fetch))
+	if err != nil {
+		return remoteFile{}, err
+	}
+	return parseRemoteFile(res.Stdout), nil
+}
+
+// inspectScript is inspect's shell script; its output is for parseRemoteFile.
+func inspectScript(dest, srcBase string, fetch int64) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "d=%s\n", quote(dest))
 	if srcBase != "" {
@@ -172,11 +181,7 @@ if [ -e "$d" ]; then
 		fmt.Fprintf(&sb, "    [ $(stat -L -c %%s -- \"$d\") -le %d ] && echo \"content $(base64 -w0 < \"$d\")\"\n", fetch)
 	}
 	sb.WriteString("  fi\nfi\nexit 0\n")
-	res, err := t.mustExec(ctx, "inspect "+dest, sb.String())
-	if err != nil {
-		return remoteFile{}, err
-	}
-	return parseRemoteFile(res.Stdout), nil
+	return sb.String()
 }
 
 // put makes spec.dest hold spec.content with one inspection round trip and
