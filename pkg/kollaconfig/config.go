@@ -151,8 +151,13 @@ func (rt *Runtime) Load() (*Config, error) {
 		return nil, known("InvalidConfig", "Could not read file %s: %v (is /etc/kolla/<service>/ mounted at /var/lib/kolla/config_files/?)", rt.ConfigFile, err)
 	}
 	cfg, err := parse(data)
-	if err != nil {
-		return nil, known("InvalidConfig", "Invalid json file found at %s: %v", rt.ConfigFile, err)
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+		return nil, known("InvalidConfig", "%s:%d: invalid JSON: %v", rt.ConfigFile, line, err)
+	case err != nil:
+		return nil, known("InvalidConfig", "%s: %v", rt.ConfigFile, err)
 	}
 	rt.logf("INFO", "Validating config file")
 	if err := rt.validate(cfg); err != nil {
@@ -162,8 +167,7 @@ func (rt *Runtime) Load() (*Config, error) {
 }
 
 // parse decodes config.json, rejecting unknown keys in entries (set_configs.py
-// fails on them too, with a Python traceback) and reporting the line of a syntax
-// error.
+// fails on them too, with a Python traceback).
 func parse(data []byte) (*Config, error) {
 	var raw struct {
 		Command     *string           `json:"command"`
@@ -171,13 +175,21 @@ func parse(data []byte) (*Config, error) {
 		Permissions []json.RawMessage `json:"permissions"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, jsonErr(data, err)
+		return nil, err
 	}
-	cfg := &Config{}
+	cfg, err := decodeEntries(raw.ConfigFiles, raw.Permissions)
+	if err != nil {
+		return nil, err
+	}
 	if raw.Command != nil {
 		cfg.Command, cfg.hasCommand = *raw.Command, true
 	}
-	for i, m := range raw.ConfigFiles {
+	return cfg, nil
+}
+
+func decodeEntries(files, perms []json.RawMessage) (*Config, error) {
+	cfg := &Config{}
+	for i, m := range files {
 		var keys map[string]json.RawMessage
 		if err := json.Unmarshal(m, &keys); err != nil {
 			return nil, fmt.Errorf("config_files[%d]: %w", i, err)
@@ -198,7 +210,7 @@ func parse(data []byte) (*Config, error) {
 		}
 		cfg.ConfigFiles = append(cfg.ConfigFiles, cf)
 	}
-	for i, m := range raw.Permissions {
+	for i, m := range perms {
 		var p Permission
 		if err := strictDecode(m, &p); err != nil {
 			return nil, fmt.Errorf("permissions[%d]: %w", i, err)
@@ -217,15 +229,6 @@ func strictDecode(data []byte, v any) error {
 	return dec.Decode(v)
 }
 
-func jsonErr(data []byte, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
-		return fmt.Errorf("line %d: %w", line, err)
-	}
-	return err
-}
-
 // validate checks what set_configs.py checks, plus every owner, mode and exclude
 // pattern up front, so a bad entry stops the run before any file is touched.
 func (rt *Runtime) validate(cfg *Config) error {
@@ -233,7 +236,7 @@ func (rt *Runtime) validate(cfg *Config) error {
 		return known("InvalidConfig", `Config is missing required "command" key`)
 	}
 	for _, cf := range cfg.ConfigFiles {
-		if cf.PreserveProperties && cf.Owner == "" && cf.Perm == "" {
+		if cf.PreserveProperties { // owner and perm are ignored then, as upstream
 			continue
 		}
 		if _, err := parsePerm(cf.Perm); err != nil {

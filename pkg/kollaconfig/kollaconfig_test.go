@@ -182,7 +182,8 @@ func TestPreserveProperties(t *testing.T) {
 	f.config(map[string]any{
 		"command": "true",
 		"config_files": []map[string]any{
-			{"source": cfgDir + "/tls", "dest": "/etc/tls", "preserve_properties": true, "merge": true},
+			// owner without perm is ignored with preserve_properties, as upstream.
+			{"source": cfgDir + "/tls", "dest": "/etc/tls", "preserve_properties": true, "merge": true, "owner": "kolla"},
 		},
 	})
 	f.mustRun(0)
@@ -315,7 +316,7 @@ func TestErrors(t *testing.T) {
 		want  string
 	}{
 		{"missing config.json", func(f *fixture) {}, 1, "Could not read file"},
-		{"invalid json", func(f *fixture) { f.write(DefaultConfigFile, "{\n\"command\": \"x\",\n}", 0o600) }, 1, "line 3"},
+		{"invalid json", func(f *fixture) { f.write(DefaultConfigFile, "{\n\"command\": \"x\",\n}", 0o600) }, 1, "config.json:3: invalid JSON"},
 		{"no command", func(f *fixture) { c := valid(f); delete(c, "command"); f.config(c) }, 1, `missing required "command"`},
 		{"no owner", func(f *fixture) {
 			c := valid(f)
