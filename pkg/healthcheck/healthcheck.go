@@ -60,6 +60,11 @@ func Curl(getenv func(string) string, out io.Writer, method, url, user string, h
 	if method == "" {
 		method = http.MethodGet
 	}
+	// curl assumes http:// for a bare host:port, which kolla-ansible's
+	// healthchecks use ("healthcheck_curl -u user:pass 10.0.0.1:9293").
+	if !strings.Contains(url, "://") {
+		url = "http://" + url
+	}
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		return fmt.Errorf("bad URL %q: %w", url, err)

@@ -127,6 +127,9 @@ func TestCurl(t *testing.T) {
 			t.Errorf("%s: err = %v, want success %v", path, err, ok)
 		}
 	}
+	if err := Curl(getenv, &out, "", strings.TrimPrefix(srv.URL, "http://")+"/ok", "", nil); err != nil {
+		t.Errorf("host:port without a scheme must mean http, as curl: %v", err)
+	}
 	if err := Curl(getenv, &out, "", tlsSrv.URL, "", nil); err != nil {
 		t.Errorf("self-signed TLS must be accepted (curl -k): %v", err)
 	}
