@@ -96,12 +96,6 @@ func (fileModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if hasMode {
 		modeS = fmt.Sprintf("%04o", unixMode(mode))
 	}
-	flag := func(b bool) string {
-		if b {
-			return "1"
-		}
-		return "0"
-	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "p=%s state=%s mode=%s owner=%s group=%s src=%s\n", quote(p), quote(state), quote(modeS), quote(owner), quote(group), quote(src))
 	fmt.Fprintf(&sb, "check=%s force=%s follow=%s recurse=%s R=%s hl=%s\n", flag(t.Check), flag(force), flag(follow), flag(recurse),

@@ -80,7 +80,7 @@ func (m serviceModule) Run(ctx context.Context, t *Task) (Result, error) {
 	}
 	enabled := ""
 	if a.has("enabled") {
-		enabled = map[bool]string{true: "1", false: "0"}[a.boolean(false, "enabled")]
+		enabled = flag(a.boolean(false, "enabled"))
 	}
 	reload := a.boolean(false, "daemon_reload", "daemon-reload")
 	reexec := a.boolean(false, "daemon_reexec")
@@ -97,8 +97,7 @@ func (m serviceModule) Run(ctx context.Context, t *Task) (Result, error) {
 		return Result{}, err
 	}
 	script := fmt.Sprintf("name=%s state=%s enabled=%s reload=%s reexec=%s check=%s\n%s",
-		quote(name), state, enabled, map[bool]string{true: "1"}[reload], map[bool]string{true: "1"}[reexec],
-		map[bool]string{true: "1"}[t.Check], serviceScript)
+		quote(name), state, enabled, flag(reload), flag(reexec), flag(t.Check), serviceScript)
 	res, err := t.exec(ctx, script)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s %s: %w", modName, name, err)

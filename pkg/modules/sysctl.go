@@ -23,7 +23,7 @@ func (sysctlModule) Run(ctx context.Context, t *Task) (Result, error) {
 	value := ""
 	if v, _, ok := a.get("value", "val"); ok {
 		if b, isBool := v.(bool); isBool {
-			value = map[bool]string{true: "1", false: "0"}[b]
+			value = flag(b)
 		} else {
 			value = a.str("", "value", "val")
 		}
