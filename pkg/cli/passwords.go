@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -28,6 +30,14 @@ func passwordCommands() []*ucli.Command {
 				path := c.String("passwords")
 				if path == "" {
 					path = filepath.Join(c.String("configdir"), "passwords.yml")
+				}
+				// genpwd.py expands ~ too: "-p=~/passwords.yml" never reaches the shell's.
+				if rest, ok := strings.CutPrefix(path, "~/"); ok {
+					home, err := os.UserHomeDir()
+					if err != nil {
+						return &ExitError{Code: 1, Err: fmt.Errorf("expand %s: %w", path, err)}
+					}
+					path = filepath.Join(home, rest)
 				}
 				filled, err := passwords.Generate(path, c.App.ErrWriter)
 				if err != nil {

@@ -35,6 +35,11 @@ func TestGenpwdAndMergepwdCommands(t *testing.T) {
 	if got, _ := os.ReadFile(final); string(got) != "a: set\nc:\n" {
 		t.Errorf("mergepwd --clean wrote %q", got)
 	}
+	t.Setenv("HOME", dir)
+	out.Reset()
+	if err := app.Run([]string{"koala", "genpwd", "-p=~/new.yml"}); err != nil || !strings.Contains(out.String(), filepath.Join(dir, "new.yml")) {
+		t.Errorf("genpwd -p=~/new.yml: %v, %q", err, out.String())
+	}
 	err = app.Run([]string{"koala", "genpwd", "-p", filepath.Join(dir, "absent.yml")})
 	if err == nil || ExitCode(err) != 1 || !strings.Contains(err.Error(), "is missing") {
 		t.Errorf("genpwd on a missing file: %v (exit %d)", err, ExitCode(err))

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -263,5 +264,40 @@ func TestBadFiles(t *testing.T) {
 	}
 	if _, err := Generate(filepath.Join(dir, "absent.yml"), nil); err == nil || !strings.Contains(err.Error(), "is missing") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// A file written by upstream's kolla-genpwd (PyYAML): multi-line single-quoted
+// keys, quoted strings that YAML 1.1 would read as numbers or booleans, nulls.
+// Every value must read back the same after koala genpwd rewrites it.
+func TestUpstreamWrittenFileKeepsValues(t *testing.T) {
+	src := "testdata/upstream-genpwd.yml"
+	path := filepath.Join(t.TempDir(), "passwords.yml")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, string(data), 0o640)
+	filled, err := Generate(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(filled) != 1 || filled[0] != "database_password" {
+		t.Errorf("filled %v, want only database_password", filled)
+	}
+	before, after := readYAML(t, src), readYAML(t, path)
+	for k, v := range before {
+		if k == "database_password" {
+			continue
+		}
+		if !reflect.DeepEqual(after[k], v) {
+			t.Errorf("%s: %#v became %#v", k, v, after[k])
+		}
+	}
+	out, _ := os.ReadFile(path)
+	for _, quoted := range []string{"'yes'", "'0123'"} {
+		if !strings.Contains(string(out), quoted) {
+			t.Errorf("%s lost its quotes (PyYAML would read it as another type):\n%s", quoted, out)
+		}
 	}
 }
