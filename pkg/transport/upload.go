@@ -1,0 +1,99 @@
+package transport
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+)
+
+// execer is the part of a Conn that upload needs, so that every Conn (and the
+// Become decorator) uploads through its own Exec.
+type execer interface {
+	Exec(ctx context.Context, cmd Command) (Result, error)
+	Host() string
+}
+
+// upload streams src through c's Exec into a temporary file beside dst, checks
+// its sha256 on the host, sets attributes and renames it over dst. The host-side
+// script removes the temporary file on any failure, including a SIGTERM sent
+// when ctx ends.
+func upload(ctx context.Context, c execer, src io.Reader, dst string, opts UploadOptions) error {
+	if !path.IsAbs(dst) {
+		return fmt.Errorf("upload to %s:%s: destination must be an absolute path", c.Host(), dst)
+	}
+	body, sum, cleanup, err := hashed(src)
+	if err != nil {
+		return fmt.Errorf("upload to %s:%s: read source: %w", c.Host(), dst, err)
+	}
+	defer cleanup()
+	mode := opts.Mode.Perm()
+	if mode == 0 {
+		mode = 0o644
+	}
+	var script strings.Builder
+	fmt.Fprintf(&script, "set -e\nt=$(mktemp %s)\n", Quote(path.Join(path.Dir(dst), ".koala-upload.XXXXXXXX")))
+	script.WriteString("trap 'rm -f \"$t\"' EXIT\ntrap 'exit 143' HUP INT TERM PIPE\ncat >\"$t\"\n")
+	fmt.Fprintf(&script, "s=$(sha256sum \"$t\")\n[ \"${s%%%% *}\" = %s ] || { echo \"checksum mismatch: received ${s%%%% *}, sent %s\" >&2; exit 1; }\n", sum, sum)
+	fmt.Fprintf(&script, "chmod %04o \"$t\"\n", mode)
+	if owner := ownerSpec(opts); owner != "" {
+		fmt.Fprintf(&script, "chown %s \"$t\"\n", Quote(owner))
+	}
+	fmt.Fprintf(&script, "mv -f \"$t\" %s\n", Quote(dst))
+	res, err := c.Exec(ctx, Command{Cmd: script.String(), Stdin: body})
+	if err != nil {
+		return fmt.Errorf("upload to %s:%s: %w", c.Host(), dst, err)
+	}
+	if res.RC != 0 {
+		return fmt.Errorf("upload to %s:%s failed (rc %d): %s", c.Host(), dst, res.RC, strings.TrimSpace(string(res.Stderr)))
+	}
+	return nil
+}
+
+func ownerSpec(o UploadOptions) string {
+	switch {
+	case o.Owner != "" && o.Group != "":
+		return o.Owner + ":" + o.Group
+	case o.Group != "":
+		return ":" + o.Group
+	}
+	return o.Owner
+}
+
+// hashed returns src ready to be read from the start together with its sha256.
+// The sum must be known before the bytes are sent, so a source that cannot seek
+// is spooled to a local temporary file first.
+func hashed(src io.Reader) (io.Reader, string, func(), error) {
+	h := sha256.New()
+	if rs, ok := src.(io.ReadSeeker); ok {
+		start, err := rs.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if _, err := io.Copy(h, rs); err != nil {
+			return nil, "", nil, err
+		}
+		if _, err := rs.Seek(start, io.SeekStart); err != nil {
+			return nil, "", nil, err
+		}
+		return rs, hex.EncodeToString(h.Sum(nil)), func() {}, nil
+	}
+	f, err := os.CreateTemp("", "koala-upload-")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	if _, err := io.Copy(io.MultiWriter(f, h), src); err != nil {
+		cleanup()
+		return nil, "", nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		cleanup()
+		return nil, "", nil, err
+	}
+	return f, hex.EncodeToString(h.Sum(nil)), cleanup, nil
+}
