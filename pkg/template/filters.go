@@ -142,6 +142,7 @@ func init() {
 	register("combine", combineFilter)
 	register("dict2items", dict2itemsFilter)
 	register("items2dict", items2dictFilter)
+	register("dictsort", dictsortFilter)
 	register("map", mapFilter)
 	register("extract", extractFilter)
 	register("select", selectFilter(true, false))
@@ -680,6 +681,33 @@ func items2dictFilter(in any, args []any, kw map[string]any) (any, error) {
 		out[str(k)] = v
 	}
 	return out, nil
+}
+
+// dictsortFilter is Jinja2's dictsort(case_sensitive=false, by='key',
+// reverse=false): the [key, value] pairs of a map, sorted.
+func dictsortFilter(in any, args []any, kw map[string]any) (any, error) {
+	m, ok := dict(in)
+	if !ok {
+		return nil, fmt.Errorf("expected a dict, got %s", pongo2.TypeName(in))
+	}
+	by, err := argString(args, kw, 1, "by", "key")
+	if err != nil {
+		return nil, err
+	}
+	if by != "key" && by != "value" {
+		return nil, fmt.Errorf("by must be 'key' or 'value', not %q", by)
+	}
+	pairs := make([]any, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		pairs = append(pairs, []any{k, m[k]})
+	}
+	if by == "value" {
+		return sortFilter(pairs, nil, map[string]any{"attribute": "1", "reverse": arg(args, kw, 2, "reverse", false)})
+	}
+	if pongo2.Truthy(arg(args, kw, 2, "reverse", false)) {
+		return reverseFilter(pairs, nil, nil)
+	}
+	return pairs, nil
 }
 
 // applyFilter runs another filter by name on a native value (for map()).

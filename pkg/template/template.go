@@ -37,6 +37,9 @@ func New() *Engine {
 	set.Options.TrimBlocks = true
 	set.Globals["range"] = pongo2.Callable(rangeFunc)
 	set.Globals["omit"] = Omit
+	if err := set.BanFilter("random"); err != nil { // output must not change between runs
+		panic(err)
+	}
 	return &Engine{set: set}
 }
 
@@ -171,8 +174,8 @@ func (e *Engine) compile(name, src string, isFile bool) (*pongo2.Template, error
 	if err != nil {
 		return nil, wrapError(name, err, false)
 	}
-	e.tpls.Store(key, tpl)
-	return tpl, nil
+	t, _ := e.tpls.LoadOrStore(key, tpl)
+	return t.(*pongo2.Template), nil
 }
 
 func (e *Engine) compileExpr(name, expr string) (*pongo2.Expr, error) {
@@ -184,8 +187,8 @@ func (e *Engine) compileExpr(name, expr string) (*pongo2.Expr, error) {
 	if err != nil {
 		return nil, wrapError(name, err, true)
 	}
-	e.exprs.Store(key, x)
-	return x, nil
+	cached, _ := e.exprs.LoadOrStore(key, x)
+	return cached.(*pongo2.Expr), nil
 }
 
 func (e *Engine) execute(name string, tpl *pongo2.Template, vars map[string]any) (string, error) {

@@ -199,6 +199,9 @@ func TestFilters(t *testing.T) {
 		{"names | type_debug", "list"},
 		{"'2.10.1' | version_compare('2.9', '>')", true},
 		{"'a' | mandatory", "a"},
+		{"{'b': 1, 'a': 2} | dictsort", []any{[]any{"a", 2}, []any{"b", 1}}},
+		{"{'b': 1, 'a': 2} | dictsort(by='value')", []any{[]any{"b", 1}, []any{"a", 2}}},
+		{"{'b': 1, 'a': 2} | dictsort(reverse=true)", []any{[]any{"b", 1}, []any{"a", 2}}},
 	}
 	e := New()
 	vars := testVars()
@@ -379,6 +382,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"{% if x %}", "t.j2:1: syntax error"},
 		{"{{ [1, 2 }}", "t.j2:1: syntax error"},
 		{"{{ 'unterminated }}", "t.j2:1: syntax error"},
+		{"{{ 10 | random }}", "t.j2:1: syntax error: Usage of filter 'random' is not allowed"},
 	}
 	for _, c := range cases {
 		err := e.Check("t.j2", c.src)

@@ -71,7 +71,7 @@ type (
 		col       int
 
 		inVerbatim   bool
-		verbatimName string
+		verbatimName string // koala: the closing tag of the open verbatim or raw block
 
 		// koala: brace depth of dict literals inside a tag, so the `}}` closing
 		// a nested dict does not end the tag
@@ -228,29 +228,24 @@ func (l *lexer) errorf(format string, args ...any) lexerStateFn {
 
 func (l *lexer) run() {
 	for {
-		// TODO: Support verbatim tag names
-		// https://docs.djangoproject.com/en/dev/ref/templates/builtins/#verbatim
+		// koala: Jinja2's {% raw %}...{% endraw %} as well as {% verbatim %}
 		if l.inVerbatim {
-			name := l.verbatimName
-			if name != "" {
-				name += " "
-			}
-			if strings.HasPrefix(l.input[l.pos:], fmt.Sprintf("{%% endverbatim %s%%}", name)) { // end verbatim
+			if strings.HasPrefix(l.input[l.pos:], l.verbatimName) { // end verbatim
 				if l.pos > l.start {
 					l.emit(TokenHTML)
 				}
-				w := len("{% endverbatim %}")
+				w := len(l.verbatimName)
 				l.pos += w
 				l.col += w
 				l.ignore()
 				l.inVerbatim = false
 			}
-		} else if strings.HasPrefix(l.input[l.pos:], "{% verbatim %}") { // tag
+		} else if end, ok := verbatimTags[l.openingVerbatim()]; ok {
 			if l.pos > l.start {
 				l.emit(TokenHTML)
 			}
-			l.inVerbatim = true
-			w := len("{% verbatim %}")
+			w := len(l.openingVerbatim())
+			l.inVerbatim, l.verbatimName = true, end
 			l.pos += w
 			l.col += w
 			l.ignore()
@@ -484,4 +479,26 @@ func unescapeString(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// verbatimTags maps the tags that open a block copied as text to their closing tag.
+var verbatimTags = map[string]string{
+	"{% verbatim %}": "{% endverbatim %}",
+	"{% raw %}":      "{% endraw %}",
+	"{%- raw %}":     "{% endraw %}",
+	"{% raw -%}":     "{% endraw %}",
+}
+
+// openingVerbatim returns the verbatim or raw tag at the current position, or "".
+func (l *lexer) openingVerbatim() string {
+	rest := l.input[l.pos:]
+	if !strings.HasPrefix(rest, "{%") {
+		return ""
+	}
+	for open := range verbatimTags {
+		if strings.HasPrefix(rest, open) {
+			return open
+		}
+	}
+	return ""
 }
