@@ -47,6 +47,9 @@ type Task struct {
 	// Render renders template source (a template file's content) with Vars;
 	// name is used in error messages.
 	Render func(name, src string) (string, error)
+	// Reconnect, when set, returns a fresh connection to the host after Conn
+	// was lost (wait_for_connection uses it across a reboot).
+	Reconnect func(ctx context.Context) (transport.Conn, error)
 }
 
 // Result is what a module did on one host.
