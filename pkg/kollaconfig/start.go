@@ -91,7 +91,11 @@ func runRoot(stdout, stderr io.Writer, name string) error {
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
 		}
-		return &Error{Kind: name, Msg: fmt.Sprintf("%s: %v", cmd, err), Code: code}
+		msg := fmt.Sprintf("%s: %v", cmd, err)
+		if os.Geteuid() != 0 {
+			msg += fmt.Sprintf(" (as Kolla's image, /etc/sudoers must let group kolla run /usr/local/bin/%s with NOPASSWD and \"Defaults: %%kolla setenv\")", name)
+		}
+		return &Error{Kind: name, Msg: msg, Code: code}
 	}
 	return nil
 }
