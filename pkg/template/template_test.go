@@ -85,6 +85,8 @@ func TestFilters(t *testing.T) {
 		{"undefined_thing | default(omit)", Omit},
 		{"hostvars['cmp1']['api_interface'] | default('eth9')", "eth9"},
 		{"hostvars.ctl2.api_interface | default('eth9')", "eth1"},
+		{"missing.attr['key'].x | default('deep')", "deep"},
+		{"hostvars.cmp1.facts.eth0.ipv4 | default('none')", "none"},
 		{"{'b': 1, 'a': [true, none, 1.5, 'x<y']} | to_json", `{"a": [true, null, 1.5, "x<y"], "b": 1}`},
 		{"{'b': 1, 'a': [1]} | to_nice_json", "{\n    \"a\": [\n        1\n    ],\n    \"b\": 1\n}"},
 		{"{'a': 1} | to_nice_json(indent=2)", "{\n  \"a\": 1\n}"},
@@ -358,6 +360,9 @@ func TestStrictUndefined(t *testing.T) {
 		{"x\n{{ users[5] }}", `t.j2:2: undefined variable "users[5]"`},
 		{"{{ 'a' if false }}", `t.j2:1: undefined variable "'a' if false"`},
 		{"{% if port and\n  nope %}{% endif %}", `t.j2:2: undefined variable "nope"`},
+		{"{# a\ncomment #}\n{{ x }}", `t.j2:3: undefined variable "x"`},
+		{"{% raw %}\n{{ a }}\n{% endraw %}\n{{ b }}", `t.j2:4: undefined variable "b"`},
+		{"{{ hostvars.cmp1.facts.eth0 }}", `t.j2:1: undefined variable "hostvars.cmp1.facts"`},
 	}
 	for _, c := range cases {
 		_, err := New().Render("t.j2", c.src, testVars())
@@ -370,6 +375,20 @@ func TestStrictUndefined(t *testing.T) {
 	_, err = New().Eval("site.yml:12 when", "nope | bool", testVars())
 	if err == nil || err.Error() != `site.yml:12 when: undefined variable "nope"` {
 		t.Errorf("Eval error = %v", err)
+	}
+}
+
+func TestTrimBlocks(t *testing.T) {
+	src := "{# header\n   comment #}\n[a]\n{% if true %}\nx = 1\n{% endif %}\n{% for i in [1, 2] %}\ny{{ i }}\n{% endfor %}\n  {%- if true %} z{% endif %}\n"
+	want := "[a]\nx = 1\ny1\ny2\n z" // the newline after the last endif goes too
+	e := New()
+	for i := 0; i < 3; i++ { // trimming happens once, not on every render
+		if got := render(t, src); got != want {
+			t.Fatalf("render %d = %q, want %q", i, got, want)
+		}
+		if got, _ := e.Render("t", src, nil); got != want {
+			t.Fatalf("cached render %d = %q, want %q", i, got, want)
+		}
 	}
 }
 

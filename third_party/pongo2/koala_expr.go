@@ -9,8 +9,10 @@ package pongo2
 //	>  .attr [key] (call)  >  literals, names, ( ), [ ], { }
 //
 // Undefined values: a missing variable, key or attribute evaluates to an
-// undefined *Value. Only filters registered as accepting undefined input
-// (`default`) and tests (`is defined`) may receive one; any other use is an
+// undefined *Value; as in Ansible, an attribute or key of an undefined value
+// is the same undefined value, so `a.b.c | default(x)` works when a is
+// missing. Only filters registered as accepting undefined input (`default`)
+// and tests (`is defined`) may receive one; any other use is an
 // UndefinedError carrying the token of the name, so the message names the
 // template line.
 
@@ -762,9 +764,9 @@ func attribute(base *jexpr, nameTok *Token) *jexpr {
 	name := nameTok.Val
 	desc := base.desc + "." + name
 	return &jexpr{tok: nameTok, desc: desc, eval: func(ctx *ExecutionContext) (*Value, *Error) {
-		b, err := base.Evaluate(ctx)
-		if err != nil {
-			return nil, err
+		b, err := base.eval(ctx)
+		if err != nil || b.IsUndefined() {
+			return b, err // Ansible: an attribute of an undefined value is undefined
 		}
 		v, ok := getAttr(b.Interface(), name)
 		if !ok {
@@ -801,9 +803,9 @@ func (p *Parser) parseSubscript(base *jexpr, open *Token) (*jexpr, *Error) {
 	}
 	key := parts[0]
 	return &jexpr{tok: open, desc: base.desc + "[" + key.desc + "]", eval: func(ctx *ExecutionContext) (*Value, *Error) {
-		b, err := base.Evaluate(ctx)
-		if err != nil {
-			return nil, err
+		b, err := base.eval(ctx)
+		if err != nil || b.IsUndefined() {
+			return b, err // as for attributes
 		}
 		k, err := key.Evaluate(ctx)
 		if err != nil {

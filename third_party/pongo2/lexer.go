@@ -52,6 +52,8 @@ type (
 		Line            int
 		Col             int
 		TrimWhitespaces bool
+
+		afterComment bool // koala: text right after a {# comment #}
 	}
 )
 
@@ -77,6 +79,10 @@ type (
 		// a nested dict does not end the tag
 		braceDepth  int
 		codeStarted bool
+
+		// koala: the next text token follows a comment (trim_blocks drops
+		// its first newline, as after a block tag)
+		afterComment bool
 	}
 )
 
@@ -156,6 +162,10 @@ func (l *lexer) emit(t TokenType) {
 	if t == TokenString {
 		tok.Val = unescapeString(tok.Val)
 	}
+	if t == TokenHTML && l.afterComment {
+		tok.afterComment = true
+	}
+	l.afterComment = false
 
 	if t == TokenSymbol && len(tok.Val) == 3 && (strings.HasSuffix(tok.Val, "-") || strings.HasPrefix(tok.Val, "-")) {
 		tok.TrimWhitespaces = true
@@ -266,14 +276,15 @@ func (l *lexer) run() {
 					case EOF:
 						l.errorf("Single-line comment not closed.")
 						return
-					case '\n':
-						l.errorf("Newline not permitted in a single-line comment.")
-						return
+					case '\n': // koala: comments may span lines, as in Jinja2
+						l.line++
+						l.col = 0
 					}
 
 					if strings.HasPrefix(l.input[l.pos:], "#}") {
 						l.pos += 2 // pass '#}'
 						l.col += 2
+						l.afterComment = true
 						break
 					}
 

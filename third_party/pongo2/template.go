@@ -113,7 +113,7 @@ func (tpl *Template) trimBlocks() {
 			}
 		}
 		if tpl.Options.TrimBlocks {
-			if prev.Typ != TokenHTML && t.Typ == TokenHTML && prev.Val == "%}" {
+			if t.Typ == TokenHTML && ((prev.Typ != TokenHTML && prev.Val == "%}") || t.afterComment) {
 				if len(t.Val) > 0 && t.Val[0] == '\n' {
 					t.Val = t.Val[1:]
 				}
