@@ -34,7 +34,7 @@ func (m copyModule) Args() (accepted, required []string) {
 	if m.template {
 		return []string{"src", "dest", "mode", "owner", "group", "backup", "force"}, []string{"src", "dest"}
 	}
-	return []string{"src", "content", "dest", "mode", "owner", "group", "backup", "force"}, []string{"dest"}
+	return []string{"src", "content", "dest", "mode", "owner", "group", "backup", "force", "remote_src"}, []string{"dest"}
 }
 
 // maxDiffBytes bounds how much of an old file is fetched for --diff.
@@ -55,6 +55,7 @@ func (m copyModule) Run(ctx context.Context, t *Task) (Result, error) {
 	}
 	spec.mode, spec.hasMode = a.mode("mode")
 	src := a.str("", "src")
+	remoteSrc := a.boolean(false, "remote_src")
 	content, hasContent := t.Args["content"]
 	if !m.template && hasContent == (src != "") {
 		a.bad("give exactly one of src and content")
@@ -78,47 +79,80 @@ func (m copyModule) Run(ctx context.Context, t *Task) (Result, error) {
 			spec.content = b
 		}
 	} else {
-		kind := "files"
-		if m.template {
-			kind = "templates"
+		var data []byte
+		var display string
+		var err error
+		switch {
+		case remoteSrc:
+			data, spec.srcMode, err = t.readRemote(ctx, src)
+			display = src
+		case m.template:
+			data, display, _, err = t.readSource("templates", src)
+		default:
+			data, display, spec.srcMode, err = t.readSource("files", src)
 		}
-		local, err := findFile(t, kind, src)
 		if err != nil {
-			return Result{}, err
+			return Result{}, fmt.Errorf("%s: %w", name, err)
 		}
-		data, err := os.ReadFile(local)
-		if err != nil {
-			return Result{}, fmt.Errorf("%s: read src %s: %w", name, local, err)
-		}
-		if st, _ := os.Stat(local); st != nil && !spec.hasMode {
-			spec.srcMode = st.Mode().Perm()
+		if spec.hasMode {
+			spec.srcMode = 0
 		}
 		if m.template {
 			if t.Render == nil {
 				return Result{}, fmt.Errorf("template: no renderer configured (engine bug)")
 			}
-			out, err := t.Render(local, string(data))
+			out, err := t.Render(display, string(data))
 			if err != nil {
-				return Result{}, fmt.Errorf("template %s: %w", local, err)
+				return Result{}, fmt.Errorf("template %s: %w", display, err)
 			}
 			data = []byte(out)
 		}
 		spec.content = data
 		spec.srcBase = path.Base(src)
-		spec.src = local
+		spec.src = display
 	}
 	return t.put(ctx, spec)
 }
 
-func findFile(t *Task, kind, name string) (string, error) {
-	if t.FindFile == nil {
-		return name, nil
+// readSource reads a controller-side src: through ReadFile (roles embedded
+// in the binary) or from the path FindFile gives. mode is the file's
+// permissions when known, for new files.
+func (t *Task) readSource(kind, name string) (data []byte, display string, mode fs.FileMode, err error) {
+	if t.ReadFile != nil {
+		data, display, err = t.ReadFile(kind, name)
+		if err != nil {
+			return nil, "", 0, fmt.Errorf("read %s %q: %w", kind, name, err)
+		}
+		return data, display, 0, nil
 	}
-	p, err := t.FindFile(kind, name)
+	p := name
+	if t.FindFile != nil {
+		if p, err = t.FindFile(kind, name); err != nil {
+			return nil, "", 0, fmt.Errorf("find %s %q: %w", kind, name, err)
+		}
+	}
+	if data, err = os.ReadFile(p); err != nil {
+		return nil, "", 0, fmt.Errorf("read src: %w", err)
+	}
+	if st, err := os.Stat(p); err == nil {
+		mode = st.Mode().Perm()
+	}
+	return data, p, mode, nil
+}
+
+// readRemote reads a file on the host (copy's remote_src) and its mode.
+func (t *Task) readRemote(ctx context.Context, src string) ([]byte, fs.FileMode, error) {
+	res, err := t.mustExec(ctx, "read "+src, fmt.Sprintf("stat -L -c %%a -- %s && base64 -w0 < %s", quote(src), quote(src)))
 	if err != nil {
-		return "", fmt.Errorf("find %s %q: %w", kind, name, err)
+		return nil, 0, err
 	}
-	return p, nil
+	modeS, b64, _ := strings.Cut(string(res.Stdout), "\n")
+	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if err != nil {
+		return nil, 0, fmt.Errorf("host %s: read %s: %w", t.Host, src, err)
+	}
+	u, _ := strconv.ParseUint(strings.TrimSpace(modeS), 8, 32)
+	return data, toFileMode(uint32(u)), nil
 }
 
 // putSpec is a file to be made to hold content.
@@ -127,7 +161,7 @@ type putSpec struct {
 	content            []byte
 	mode               fs.FileMode
 	hasMode            bool
-	srcMode            fs.FileMode // unused when hasMode; kept for new files only
+	srcMode            fs.FileMode // the source's mode, for a new file when mode is not given
 	owner, group       string
 	backup, force      bool
 }

@@ -70,6 +70,14 @@ func TestCopyAndTemplate(t *testing.T) {
 				t.Errorf("template: %q", got)
 			}
 
+			// remote_src copies a file that is on the host.
+			rdest := filepath.Join(dir, "remote-copy")
+			mustChanged(t, run(t, c, "copy", map[string]any{"src": tdest, "remote_src": true, "dest": rdest}), true)
+			mustChanged(t, run(t, c, "copy", map[string]any{"src": tdest, "remote_src": true, "dest": rdest}), false)
+			if got := readFile(t, rdest); got != "hello world\n" {
+				t.Errorf("remote_src: %q", got)
+			}
+
 			r = run(t, c, "copy", map[string]any{"content": "x", "dest": filepath.Join(dir, "missing", "f")})
 			if !r.Failed || !strings.Contains(r.Msg, c.Host()) || !strings.Contains(r.Msg, filepath.Join(dir, "missing")) {
 				t.Errorf("missing parent: %+v", r)
@@ -147,4 +155,19 @@ func TestFile(t *testing.T) {
 func sha1hex(s string) string {
 	sum := sha1.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+func TestReadSourceFindFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("data"), 0o600)
+	task := &Task{FindFile: func(kind, name string) (string, error) {
+		if kind != "files" || name != "f" {
+			t.Errorf("FindFile(%q, %q)", kind, name)
+		}
+		return p, nil
+	}}
+	data, display, mode, err := task.readSource("files", "f")
+	if err != nil || string(data) != "data" || display != p || mode != 0o600 {
+		t.Errorf("readSource = %q %q %v %v", data, display, mode, err)
+	}
 }

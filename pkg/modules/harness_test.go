@@ -89,7 +89,11 @@ func runErr(t *testing.T, conn transport.Conn, module string, a map[string]any, 
 	m, _ := Lookup(module)
 	task := &Task{
 		Host: conn.Host(), Args: a, Conn: conn, Vars: map[string]any{},
-		FindFile: func(kind, name string) (string, error) { return name, nil },
+		// Sources are read as the engine reads embedded roles: through ReadFile.
+		ReadFile: func(kind, name string) ([]byte, string, error) {
+			b, err := os.ReadFile(name)
+			return b, kind + "/" + filepath.Base(name), err
+		},
 		Render: func(name, src string) (string, error) {
 			return strings.ReplaceAll(src, "{{ who }}", "world"), nil
 		},

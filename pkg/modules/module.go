@@ -44,6 +44,10 @@ type Task struct {
 	// FindFile resolves a relative src of copy/template against the role's and
 	// playbook's files/ or templates/ directory (kind is "files" or "templates").
 	FindFile func(kind, name string) (string, error)
+	// ReadFile, when set, reads what FindFile would find, also from roles
+	// embedded in the binary; display names it in messages. When nil,
+	// modules read FindFile's path from disk.
+	ReadFile func(kind, name string) (data []byte, display string, err error)
 	// Render renders template source (a template file's content) with Vars;
 	// name is used in error messages.
 	Render func(name, src string) (string, error)
