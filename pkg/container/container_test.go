@@ -1,0 +1,158 @@
+package container
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+)
+
+const probeImage = "koala-test/probe:1"
+
+// engine returns a Client for the local engine and makes sure the probe image
+// (a static Go program, so no base OS image or registry is needed) exists.
+func engine(t *testing.T) *Client {
+	t.Helper()
+	if _, err := os.Stat(DefaultSocket); err != nil {
+		t.Skipf("no Docker engine at %s: %v", DefaultSocket, err)
+	}
+	c, err := New("local", func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", DefaultSocket)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	if _, err := c.api.ImageInspect(ctx, probeImage); err == nil {
+		return c
+	}
+	bin := filepath.Join(t.TempDir(), "probe")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/probe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build probe: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "probe", Mode: 0o755, Size: int64(len(data))})
+	tw.Write(data)
+	tw.Close()
+	rc, err := c.api.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, probeImage, image.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	return c
+}
+
+func probeSpec(name string) Spec {
+	return Spec{
+		Name:        name,
+		Image:       probeImage,
+		Command:     []string{"/probe"},
+		Environment: map[string]string{"PROBE_WORD": "hello"},
+		Volumes:     []string{"koala_test_probe_logs:/var/log/kolla", ""},
+		Labels:      map[string]string{"org.openstack.koala.test": "1"},
+		Healthcheck: &Healthcheck{Test: []string{"CMD", "/probe", "healthy"}, Interval: 1, Timeout: 5, Retries: 3},
+	}
+}
+
+func TestEnsureCreatesThenLeavesAloneThenRecreates(t *testing.T) {
+	c := engine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec := probeSpec("koala_test_ensure")
+	t.Cleanup(func() {
+		c.Remove(context.Background(), spec.Name)
+		c.RemoveVolume(context.Background(), "koala_test_probe_logs")
+	})
+	c.Remove(ctx, spec.Name)
+
+	if d, _, err := c.Compare(ctx, spec); err != nil || d != Absent {
+		t.Fatalf("compare before create = %v, %v; want absent", d, err)
+	}
+	did, err := c.Ensure(ctx, spec, false)
+	if err != nil || did != "created" {
+		t.Fatalf("first ensure = %q, %v; want created", did, err)
+	}
+	st, err := c.WaitHealthy(ctx, spec.Name, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := st.StartedAt
+
+	did, err = c.Ensure(ctx, spec, false)
+	if err != nil || did != "" {
+		t.Fatalf("ensure with nothing changed = %q, %v; want nothing", did, err)
+	}
+	if st2, _, _ := c.Inspect(ctx, spec.Name); st2.StartedAt != started {
+		t.Fatalf("container restarted although nothing changed: %s → %s", started, st2.StartedAt)
+	}
+
+	did, err = c.Ensure(ctx, spec, true)
+	if err != nil || did != "restarted" {
+		t.Fatalf("ensure with a config change = %q, %v; want restarted", did, err)
+	}
+
+	spec.Environment["PROBE_WORD"] = "changed"
+	if d, _, err := c.Compare(ctx, spec); err != nil || d != Recreate {
+		t.Fatalf("compare after env change = %v, %v; want recreate", d, err)
+	}
+	did, err = c.Ensure(ctx, spec, false)
+	if err != nil || did != "recreated" {
+		t.Fatalf("ensure after env change = %q, %v; want recreated", did, err)
+	}
+
+	if stopped, err := c.Stop(ctx, spec.Name); err != nil || !stopped {
+		t.Fatalf("stop = %v, %v", stopped, err)
+	}
+	if d, _, _ := c.Compare(ctx, spec); d != Stopped {
+		t.Fatalf("compare of a stopped container = %v; want stopped", d)
+	}
+	if did, err := c.Ensure(ctx, spec, false); err != nil || did != "started" {
+		t.Fatalf("ensure of a stopped container = %q, %v; want started", did, err)
+	}
+}
+
+func TestRunOnce(t *testing.T) {
+	c := engine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	spec := Spec{Name: "koala_test_once", Image: probeImage, Command: []string{"/probe", "exit", "0"}, Environment: map[string]string{"PROBE_WORD": "bootstrap"}}
+	out, err := c.RunOnce(ctx, spec, 30*time.Second)
+	if err != nil || !strings.Contains(out, "probe says bootstrap") {
+		t.Fatalf("RunOnce = %q, %v", out, err)
+	}
+	if _, ok, _ := c.Inspect(ctx, spec.Name); ok {
+		t.Fatal("one-shot container left behind")
+	}
+	spec.Command = []string{"/probe", "exit", "3"}
+	if _, err := c.RunOnce(ctx, spec, 30*time.Second); err == nil || !strings.Contains(err.Error(), "exited 3") || !strings.Contains(err.Error(), "probe says") {
+		t.Fatalf("RunOnce of a failing command: %v", err)
+	}
+}
+
+func TestPullMissingImageNamesHostAndRef(t *testing.T) {
+	c := engine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// A registry on a loopback port where nothing listens: fails at once.
+	_, err := c.Pull(ctx, "127.0.0.1:1/kolla/keystone:nope", false)
+	if err == nil || !strings.Contains(err.Error(), "local: pull 127.0.0.1:1/kolla/keystone:nope") {
+		t.Fatalf("pull error = %v", err)
+	}
+}
