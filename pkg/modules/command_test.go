@@ -107,3 +107,15 @@ func TestValidate(t *testing.T) {
 		t.Error("unknown module accepted")
 	}
 }
+
+func TestEveryModuleDeclaresArgs(t *testing.T) {
+	for _, n := range Names() {
+		m, _ := Lookup(n)
+		if _, ok := m.(ArgSpec); !ok {
+			t.Errorf("module %s has no ArgSpec", n)
+		}
+		if _, ok := Lookup("ansible.builtin." + n); !ok && !strings.Contains(n, ".") {
+			t.Errorf("ansible.builtin.%s not found", n)
+		}
+	}
+}
