@@ -3,12 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
+	"text/tabwriter"
 	"time"
 
 	"github.com/docker/docker/client"
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/koala-stack/koala/pkg/baseimage"
+	"github.com/koala-stack/koala/pkg/lab"
 )
 
 // pingTimeout bounds the first contact with the Docker engine.
@@ -36,6 +38,172 @@ func labCommand() *ucli.Command {
 		Usage: "a multi-node test cloud's hosts on one Docker engine",
 		Subcommands: []*ucli.Command{
 			labBaseCommand(),
+			labUpCommand(),
+			labDownCommand(),
+			labStatusCommand(),
+			labFaultCommand("stop", "stop a node (its engine stops its containers)", lab.Stop),
+			labFaultCommand("start", "start a stopped node and wait for sshd and dockerd", lab.Start),
+			labFaultCommand("kill", "kill a node at once (SIGKILL)", lab.Kill),
+			labFaultCommand("partition", "disconnect a node from the lab network", lab.Partition),
+			labFaultCommand("heal", "reconnect a partitioned node with its address", lab.Heal),
+		},
+	}
+}
+
+var labNameFlag = &ucli.StringFlag{Name: "name", Value: lab.DefaultName, Usage: "lab name (prefix of its containers, volumes and network)"}
+
+func labUpCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "up",
+		Usage: "start a lab: N hosts with sshd and Docker, a registry, an inventory",
+		Description: "Builds the node and registry images when needed (from the base image of\n" +
+			"`koala lab base`), creates the lab's network, registry and nodes, waits until every\n" +
+			"node's sshd and dockerd answer, and writes a kolla-ansible multinode inventory and a\n" +
+			"globals.yml starting point into the lab directory. Running it again changes nothing;\n" +
+			"if it fails it removes what it made.",
+		Flags: []ucli.Flag{
+			labNameFlag,
+			&ucli.IntFlag{Name: "nodes", Value: lab.DefaultNodes, Usage: "number of nodes"},
+			&ucli.StringFlag{Name: "subnet", Value: lab.DefaultSubnet, Usage: "IPv4 subnet of the lab network (.2 registry, .10 VIP, nodes from .11)"},
+			&ucli.StringFlag{Name: "lab-dir", Usage: "where keys, inventory and globals.yml go (default ~/.cache/koala/lab/NAME)"},
+			&ucli.IntFlag{Name: "registry-port", Value: lab.DefaultRegistryPort, Usage: "registry port on 127.0.0.1 (for build-images --push)"},
+			&ucli.StringFlag{Name: "base-image", Value: lab.DefaultBaseImage, Usage: "image the lab images are built from"},
+			&ucli.StringFlag{Name: "release", Value: lab.DefaultRelease, Usage: "openstack_release written to globals.yml"},
+			&ucli.StringFlag{Name: "buildkit-addr", Usage: "standalone buildkitd for the lab images (default: the engine's BuildKit)"},
+		},
+		Action: func(c *ucli.Context) error {
+			p, err := lab.NewPlan(lab.Config{
+				Name:         c.String("name"),
+				Dir:          c.String("lab-dir"),
+				Nodes:        c.Int("nodes"),
+				Subnet:       c.String("subnet"),
+				RegistryPort: c.Int("registry-port"),
+				BaseImage:    c.String("base-image"),
+				Release:      c.String("release"),
+				BuildKit:     c.String("buildkit-addr"),
+				Log:          c.App.ErrWriter,
+			})
+			if err != nil {
+				return err
+			}
+			eng, err := dockerEngine(c.Context)
+			if err != nil {
+				return err
+			}
+			defer eng.Close()
+			start := time.Now()
+			res, err := lab.Up(c.Context, eng, p)
+			if err != nil {
+				return err
+			}
+			w := c.App.Writer
+			for _, s := range res.Built {
+				fmt.Fprintf(w, "built %s\n", s)
+			}
+			for _, s := range res.Created {
+				fmt.Fprintf(w, "created %s\n", s)
+			}
+			for _, s := range res.Healed {
+				fmt.Fprintf(w, "reconnected %s\n", s)
+			}
+			for _, s := range res.Started {
+				fmt.Fprintf(w, "started %s\n", s)
+			}
+			if !res.Changed() {
+				fmt.Fprintf(w, "lab %q is up; nothing changed\n", p.Name)
+			} else {
+				fmt.Fprintf(w, "lab %q is up (%s)\n", p.Name, time.Since(start).Round(100*time.Millisecond))
+			}
+			for _, n := range p.Nodes {
+				fmt.Fprintf(w, "  %-8s %s\n", n.Hostname, n.Addr)
+			}
+			fmt.Fprintf(w, "  %-8s %s (kolla_internal_vip_address)\n", "vip", p.VIP)
+			fmt.Fprintf(w, "  %-8s %s on the lab network, 127.0.0.1:%d from this host\n", "registry", p.RegHost, p.RegPort)
+			if res.GlobalsWritten {
+				fmt.Fprintf(w, "wrote %s\n", res.Globals)
+			}
+			fmt.Fprintln(w, res.Inventory)
+			return nil
+		},
+	}
+}
+
+func labDownCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "down",
+		Usage: "remove the lab's containers, volumes and network (the lab directory stays)",
+		Flags: []ucli.Flag{labNameFlag},
+		Action: func(c *ucli.Context) error {
+			eng, err := dockerEngine(c.Context)
+			if err != nil {
+				return err
+			}
+			defer eng.Close()
+			removed, err := lab.Down(c.Context, eng, c.String("name"))
+			for _, r := range removed {
+				fmt.Fprintf(c.App.Writer, "removed %s\n", r)
+			}
+			if err == nil && len(removed) == 0 {
+				fmt.Fprintf(c.App.Writer, "no lab %q on this engine; nothing to remove\n", c.String("name"))
+			}
+			return err
+		},
+	}
+}
+
+func labStatusCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "status",
+		Usage: "show the lab's nodes, addresses, state and which node holds the VIP",
+		Flags: []ucli.Flag{labNameFlag},
+		Action: func(c *ucli.Context) error {
+			eng, err := dockerEngine(c.Context)
+			if err != nil {
+				return err
+			}
+			defer eng.Close()
+			st, err := lab.Status(c.Context, eng, c.String("name"))
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(w, "lab %s\tsubnet %s\tvip %s\n", st.Name, st.Subnet, st.VIP)
+			fmt.Fprintln(w, "NAME\tROLE\tHOST\tADDRESS\tSTATE\tNETWORK\tVIP")
+			vipHolder := ""
+			for _, m := range st.Members {
+				netState, vip := "connected", ""
+				if !m.Connected {
+					netState = "partitioned"
+				}
+				if m.HasVIP {
+					vip, vipHolder = "holds VIP", m.Hostname
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Role, m.Hostname, m.Address, m.State, netState, vip)
+			}
+			if vipHolder == "" {
+				fmt.Fprintf(w, "no node holds the VIP %s\n", st.VIP)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func labFaultCommand(name, usage string, f func(context.Context, client.APIClient, string, string) error) *ucli.Command {
+	return &ucli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: "NODE",
+		Flags:     []ucli.Flag{labNameFlag},
+		Action: func(c *ucli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("koala lab %s: want one NODE (a hostname such as node01), got %d arguments", name, c.NArg())
+			}
+			eng, err := dockerEngine(c.Context)
+			if err != nil {
+				return err
+			}
+			defer eng.Close()
+			return f(c.Context, eng, c.String("name"), c.Args().First())
 		},
 	}
 }

@@ -1,0 +1,64 @@
+package lab
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+)
+
+// multinodeChildren is every `[group:children]` section of kolla-ansible's
+// ansible/inventory/multinode (Apache-2.0), verbatim, so that every group name
+// the roles use resolves.
+//
+//go:embed multinode_children.ini
+var multinodeChildren string
+
+// controlNodes is how many nodes form the HA control plane.
+const controlNodes = 3
+
+// Inventory renders the lab's inventory in kolla-ansible's multinode shape:
+// the first three nodes are control and network (so keepalived, haproxy, Galera
+// and RabbitMQ run as a cluster), every node is compute and storage, the first
+// is monitoring, and the deploy host is localhost.
+func (p *Plan) Inventory() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# koala lab %q: written by `koala lab up`, rewritten on every run.\n", p.Name)
+	fmt.Fprintf(&b, "# Nodes on %s; VIP %s; registry %s.\n\n", p.Subnet, p.VIP, p.RegHost)
+	host := func(n NodePlan) string {
+		return fmt.Sprintf("%s ansible_host=%s ansible_user=%s ansible_ssh_private_key_file=%s\n",
+			n.Hostname, n.Addr, User, p.KeyFile())
+	}
+	section := func(name string, nodes []NodePlan) {
+		fmt.Fprintf(&b, "[%s]\n", name)
+		for _, n := range nodes {
+			b.WriteString(host(n))
+		}
+		b.WriteByte('\n')
+	}
+	control := p.Nodes[:min(controlNodes, len(p.Nodes))]
+	section("control", control)
+	section("network", control)
+	section("compute", p.Nodes)
+	section("monitoring", p.Nodes[:1])
+	section("storage", p.Nodes)
+	b.WriteString("[deployment]\nlocalhost       ansible_connection=local\n\n")
+	b.WriteString(multinodeChildren)
+	return b.String()
+}
+
+// Globals renders a globals.yml starting point for the lab.
+func (p *Plan) Globals() string {
+	return fmt.Sprintf(`# koala lab %q: a starting point written by `+"`koala lab up`"+` when absent;
+# edit freely, it is not rewritten.
+kolla_base_distro: "debian"
+openstack_release: %q
+network_interface: %q
+kolla_internal_vip_address: %q
+keepalived_virtual_router_id: %q
+# The lab's registry speaks plain HTTP; `+"`koala bootstrap-servers`"+` makes the
+# nodes' Docker engines trust it. Fill it from this host with
+#   koala build-images --push --registry 127.0.0.1:%d
+docker_registry: %q
+docker_registry_insecure: "yes"
+`, p.Name, p.Release, Interface, p.VIP.String(), fmt.Sprint(p.RouterID), p.RegPort, p.RegHost)
+}
