@@ -191,7 +191,7 @@ func (b *Builder) Build(ctx context.Context, s Spec) error {
 	if s.Push && b.docker != nil {
 		for _, t := range s.Tags {
 			if err := b.pushEngine(ctx, t, s.Progress); err != nil {
-				return fmt.Errorf("push %s: %w", t, err)
+				return &PushError{Ref: t, Err: err}
 			}
 		}
 	}
@@ -224,6 +224,12 @@ func (b *Builder) display(ctx context.Context, s Spec, ch chan *bk.SolveStatus) 
 		close(logCh)
 	}
 	return <-logDone
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+func sortFailures(f []Failure) {
+	sort.Slice(f, func(i, j int) bool { return f[i].Name < f[j].Name })
 }
 
 // sortedKeys returns m's keys in order (stable messages and output).

@@ -42,3 +42,12 @@ func (b *Builder) pushEngine(ctx context.Context, ref string, log io.Writer) err
 		}
 	}
 }
+
+// PushError is a build that succeeded and a push that did not.
+type PushError struct {
+	Ref string
+	Err error
+}
+
+func (e *PushError) Error() string { return fmt.Sprintf("push %s: %v", e.Ref, e.Err) }
+func (e *PushError) Unwrap() error { return e.Err }

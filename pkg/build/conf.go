@@ -1,0 +1,130 @@
+package build
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Conf is koala-build.conf: an INI file in kolla-build.conf's spirit.
+//
+//	[DEFAULT]            option defaults: base, base_tag, namespace, registry, tag,
+//	                     install_type, threads, retries, profile
+//	[profiles]           name = regex, regex, ...   (adds to or replaces built-in profiles)
+//	[sources]            <image> = local:PATH | url:URL | git:URL[#REF]
+type Conf struct {
+	Path     string
+	Defaults map[string]string
+	Profiles map[string][]string
+	Sources  map[string]Source
+}
+
+// Source says where an image's `<image>-archive` comes from (install type source).
+type Source struct {
+	Type      string // local, url, git
+	Location  string
+	Reference string // git ref (branch or tag)
+	Where     string // file:line, for messages
+}
+
+var confDefaultKeys = map[string]bool{
+	"base": true, "base_tag": true, "namespace": true, "registry": true, "tag": true,
+	"install_type": true, "threads": true, "retries": true, "profile": true,
+}
+
+// DefaultProfiles are Kolla's built-in profiles, restricted to koala's tree.
+var DefaultProfiles = map[string][]string{
+	"infra":   {"^haproxy$", "^keepalived$", "^mariadb", "^memcached$", "^rabbitmq$"},
+	"main":    {"^glance", "^heat", "^horizon$", "^keystone", "^placement"},
+	"default": {"^glance", "^haproxy$", "^heat", "^horizon$", "^keepalived$", "^keystone", "^mariadb", "^memcached$", "^placement", "^rabbitmq$"},
+}
+
+// LoadConf reads path. All mistakes are reported at once, each with file:line.
+func LoadConf(path string) (*Conf, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("build config: %w", err)
+	}
+	return ParseConf(path, data)
+}
+
+// ParseConf parses koala-build.conf content; path is used in messages.
+func ParseConf(path string, data []byte) (*Conf, error) {
+	c := &Conf{Path: path, Defaults: map[string]string{}, Profiles: map[string][]string{}, Sources: map[string]Source{}}
+	var errs []string
+	bad := func(line int, format string, a ...any) {
+		errs = append(errs, fmt.Sprintf("%s:%d: %s", path, line, fmt.Sprintf(format, a...)))
+	}
+	section := ""
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' {
+			if !strings.HasSuffix(line, "]") {
+				bad(n, "section header %q has no closing ]", line)
+				continue
+			}
+			section = strings.TrimSpace(line[1 : len(line)-1])
+			if section != "DEFAULT" && section != "profiles" && section != "sources" {
+				bad(n, "unknown section [%s] (want [DEFAULT], [profiles] or [sources])", section)
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			bad(n, "%q is not key = value", line)
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch section {
+		case "":
+			bad(n, "%q before any [section]", k)
+		case "DEFAULT":
+			k = strings.ReplaceAll(k, "-", "_")
+			if !confDefaultKeys[k] {
+				bad(n, "unknown option %q in [DEFAULT] (known: base, base_tag, namespace, registry, tag, install_type, threads, retries, profile)", k)
+				continue
+			}
+			c.Defaults[k] = v
+		case "profiles":
+			var res []string
+			for _, r := range strings.Split(v, ",") {
+				if r = strings.TrimSpace(r); r == "" {
+					continue
+				}
+				if _, err := regexp.Compile(r); err != nil {
+					bad(n, "profile %s: bad regex %q: %v", k, r, err)
+				}
+				res = append(res, r)
+			}
+			if len(res) == 0 {
+				bad(n, "profile %s lists no images", k)
+			}
+			c.Profiles[k] = res
+		case "sources":
+			typ, loc, ok := strings.Cut(v, ":")
+			if !ok || (typ != "local" && typ != "url" && typ != "git") || loc == "" {
+				bad(n, "source %s = %q: want local:PATH, url:URL or git:URL[#REF]", k, v)
+				continue
+			}
+			s := Source{Type: typ, Location: loc, Where: fmt.Sprintf("%s:%d", path, n)}
+			if typ == "git" {
+				s.Location, s.Reference, _ = strings.Cut(loc, "#")
+			}
+			c.Sources[k] = s
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("build config %s: %w", path, err)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("build config has %d error(s):\n  %s", len(errs), strings.Join(errs, "\n  "))
+	}
+	return c, nil
+}
