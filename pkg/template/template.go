@@ -46,12 +46,23 @@ func New() *Engine {
 // Render renders src, a template called name in error messages, with vars.
 // An undefined variable is an error "name:line: undefined variable "x"".
 func (e *Engine) Render(name, src string, vars map[string]any) (string, error) {
+	return e.render(nil, name, src, vars)
+}
+
+func (e *Engine) render(parent *pongo2.ExecutionContext, name, src string, vars map[string]any) (string, error) {
 	if !strings.Contains(src, "{") {
 		return src, nil // no tag, expression or comment: nothing to parse
 	}
 	tpl, err := e.compile(name, src, false)
 	if err != nil {
 		return "", err
+	}
+	if parent != nil {
+		out, err := tpl.ExecuteNested(parent, pongo2.Context(vars))
+		if err != nil {
+			return "", wrapError(name, err, false)
+		}
+		return out, nil
 	}
 	return e.execute(name, tpl, vars)
 }
@@ -88,6 +99,10 @@ func (e *Engine) CheckExpr(name, expr string) error {
 // its native value. A `{{ }}` around the whole expression is accepted and
 // ignored, as Ansible does.
 func (e *Engine) Eval(name, expr string, vars map[string]any) (any, error) {
+	return e.eval(nil, name, expr, vars)
+}
+
+func (e *Engine) eval(parent *pongo2.ExecutionContext, name, expr string, vars map[string]any) (any, error) {
 	expr = strings.TrimSpace(expr)
 	if inner, ok := singleExpression(expr); ok {
 		expr = inner
@@ -96,7 +111,12 @@ func (e *Engine) Eval(name, expr string, vars map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := x.Evaluate(pongo2.Context(vars))
+	var v *pongo2.Value
+	if parent != nil {
+		v, err = x.EvaluateNested(parent, pongo2.Context(vars))
+	} else {
+		v, err = x.Evaluate(pongo2.Context(vars))
+	}
 	if err != nil {
 		return nil, wrapError(name, err, true)
 	}
@@ -106,29 +126,90 @@ func (e *Engine) Eval(name, expr string, vars map[string]any) (any, error) {
 // Template templates v deeply: in maps ([string]any) and lists ([]any) every
 // string is templated; a string that is exactly one "{{ expr }}" yields the
 // expression's native value (a list, map, bool, int, ...), other strings
-// render to strings, other values pass through. A map entry whose value comes
-// out as Omit is dropped. The input is not modified.
+// render to strings, other values pass through. A map entry or list element
+// that comes out as Omit is dropped. The input is not modified.
 func (e *Engine) Template(name string, v any, vars map[string]any) (any, error) {
+	return e.template(nil, name, v, vars)
+}
+
+// Lazy returns v as a value to put in a vars map when v holds templates
+// (role defaults, globals.yml: `api_interface: "{{ network_interface }}"`):
+// it is templated, with vars, each time a template reads it, as Ansible does.
+// vars is the map of the host the value belongs to, usually the map v is put
+// in, so hostvars[h].x renders with h's variables. A value without templates
+// is returned as it is. A variable that refers to itself fails with an error
+// instead of recursing forever.
+func (e *Engine) Lazy(name string, v any, vars map[string]any) any {
+	if !hasTemplate(v) {
+		return v
+	}
+	return &lazy{e: e, name: name, v: v, vars: vars}
+}
+
+type lazy struct {
+	e    *Engine
+	name string
+	v    any
+	vars map[string]any
+}
+
+func (l *lazy) Resolve(ctx *pongo2.ExecutionContext) (any, error) {
+	v, err := l.e.template(ctx, l.name, l.v, l.vars)
+	var loop *pongo2.LoopError
+	if errors.As(err, &loop) {
+		loop.Chain = append([]string{l.name}, loop.Chain...)
+		return nil, loop // one message naming the chain, not one per level
+	}
+	return v, err
+}
+
+// String shows what a lazy value is where one is printed without being
+// resolved (%v in a log line).
+func (l *lazy) String() string { return fmt.Sprintf("%v", l.v) }
+
+func hasTemplate(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return strings.Contains(t, "{{") || strings.Contains(t, "{%")
+	case map[string]any:
+		for k, e := range t {
+			if hasTemplate(k) || hasTemplate(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if hasTemplate(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// template is Template; parent is set while resolving a lazy variable for
+// another template, to bound the nesting.
+func (e *Engine) template(parent *pongo2.ExecutionContext, name string, v any, vars map[string]any) (any, error) {
 	switch t := v.(type) {
 	case string:
 		if !strings.Contains(t, "{") {
 			return t, nil
 		}
 		if inner, ok := singleExpression(t); ok {
-			return e.Eval(name, inner, vars)
+			return e.eval(parent, name, inner, vars)
 		}
-		return e.Render(name, t, vars)
+		return e.render(parent, name, t, vars)
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, val := range t {
-			r, err := e.Template(name, val, vars)
+			r, err := e.template(parent, name, val, vars)
 			if err != nil {
 				return nil, err
 			}
 			if r == Omit {
 				continue
 			}
-			key, err := e.Template(name, k, vars)
+			key, err := e.template(parent, name, k, vars)
 			if err != nil {
 				return nil, err
 			}
@@ -138,7 +219,7 @@ func (e *Engine) Template(name string, v any, vars map[string]any) (any, error) 
 	case []any:
 		out := make([]any, 0, len(t))
 		for _, val := range t {
-			r, err := e.Template(name, val, vars)
+			r, err := e.template(parent, name, val, vars)
 			if err != nil {
 				return nil, err
 			}

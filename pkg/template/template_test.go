@@ -551,3 +551,73 @@ func TestCallsAndGlobals(t *testing.T) {
 		}
 	}
 }
+
+func TestLazy(t *testing.T) {
+	e := New()
+	host := func(name, addr string) map[string]any {
+		vars := map[string]any{"inventory_hostname": name, "network_interface": "eth0", "addr": addr}
+		raw := map[string]any{
+			"api_interface": "{{ network_interface }}",
+			"api_address":   "{{ addr }}",
+			"api_url":       "http://{{ api_address | ipwrap }}:5000",
+			"ports":         []any{"{{ 5000 + 1 }}", 80},
+			"services":      map[string]any{"api": map[string]any{"image": "{{ registry }}/api", "enabled": "{{ enable_api | bool }}"}},
+			"registry":      "quay.io",
+			"enable_api":    "yes",
+			"self_loop":     "{{ self_loop }}",
+			"ab":            "{{ ba }}",
+			"ba":            "{{ ab }}",
+			"broken":        "{{ nope }}",
+		}
+		for k, v := range raw {
+			vars[k] = e.Lazy(k, v, vars)
+		}
+		return vars
+	}
+	h1, h2 := host("h1", "10.0.0.1"), host("h2", "fd00::2")
+	hostvars := map[string]any{"h1": h1, "h2": h2}
+	h1["hostvars"], h2["hostvars"] = hostvars, hostvars
+
+	if v := e.Lazy("plain", "no templates", h1); v != "no templates" {
+		t.Errorf("Lazy of a plain string = %#v", v)
+	}
+	cases := map[string]string{
+		"{{ api_interface }}":              "eth0",
+		"{{ api_url }}":                    "http://10.0.0.1:5000",
+		"{{ hostvars['h2'].api_url }}":     "http://[fd00::2]:5000",
+		"{{ hostvars.h2['api_address'] }}": "fd00::2",
+		"{{ ports | sum }}":                "5081",
+		"{{ services.api.image }}":         "quay.io/api",
+		"{{ services | to_json }}":         `{"api": {"enabled": true, "image": "quay.io/api"}}`,
+		"{% for k, v in services.items() %}{{ k }}:{{ v.enabled }}{% endfor %}": "api:True",
+		"{% for h in ['h1', 'h2'] %}{{ hostvars[h].api_address }} {% endfor %}": "10.0.0.1 fd00::2 ",
+		"{{ services.api.enabled is sameas true }}":                             "True",
+		"{{ ports }}": "[5001, 80]",
+	}
+	for src, want := range cases {
+		got, err := e.Render("t.j2", src, h1)
+		if err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", src, got, err, want)
+		}
+	}
+	if v, err := e.Eval("when", "services.api.enabled and ports[0] == 5001", h1); err != nil || v != true {
+		t.Errorf("Eval over lazy values = %#v, %v", v, err)
+	}
+	if v, err := e.Template("task", map[string]any{"p": "{{ ports }}"}, h1); err != nil || !reflect.DeepEqual(v, map[string]any{"p": []any{5001, 80}}) {
+		t.Errorf("Template over lazy values = %#v, %v", v, err)
+	}
+	loops := map[string]string{
+		"{{ self_loop }}": "t.j2:1: recursive loop detected in variables: self_loop -> self_loop",
+		"x\n{{ ab }}":     "t.j2:2: recursive loop detected in variables: ab -> ba -> ab",
+	}
+	for src, want := range loops {
+		_, err := e.Render("t.j2", src, h1)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %s", src, err, want)
+		}
+	}
+	_, err := e.Render("t.j2", "a\n{{ broken }}", h1)
+	if err == nil || err.Error() != `t.j2:2: broken: undefined variable "nope"` {
+		t.Errorf("error inside a lazy value = %v", err)
+	}
+}

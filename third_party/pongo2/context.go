@@ -71,6 +71,8 @@ type ExecutionContext struct {
 	Public     Context
 	Private    Context
 	Shared     Context
+
+	depth int // koala: nesting of lazy variable resolution (koala_lazy.go)
 }
 
 var pongo2MetaContext = Context{
@@ -99,6 +101,7 @@ func NewChildExecutionContext(parent *ExecutionContext) *ExecutionContext {
 		Public:     parent.Public,
 		Private:    make(Context),
 		Autoescape: parent.Autoescape,
+		depth:      parent.depth,
 	}
 	newctx.Shared = parent.Shared
 

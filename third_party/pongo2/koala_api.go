@@ -61,8 +61,12 @@ func (x *Expr) Evaluate(context Context) (*Value, error) {
 	if context == nil {
 		context = Context{}
 	}
-	v, err := x.expr.Evaluate(newExecutionContext(x.tpl, context))
+	ctx := newExecutionContext(x.tpl, context)
+	v, err := x.expr.Evaluate(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if v, err = ctx.deepResolve(v, x.expr.GetPositionToken()); err != nil {
 		return nil, err
 	}
 	return v, nil

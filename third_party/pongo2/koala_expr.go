@@ -52,6 +52,9 @@ func (e *jexpr) Execute(ctx *ExecutionContext, writer TemplateWriter) *Error {
 	if err != nil {
 		return err
 	}
+	if v, err = ctx.deepResolve(v, e.tok); err != nil {
+		return err
+	}
 	writer.WriteString(v.String())
 	return nil
 }
@@ -543,7 +546,7 @@ func (p *Parser) parsePrimary() (*jexpr, *Error) {
 		}
 		name := tok.Val
 		return &jexpr{tok: tok, desc: name, eval: func(ctx *ExecutionContext) (*Value, *Error) {
-			return ctx.lookup(name, tok), nil
+			return ctx.resolveValue(ctx.lookup(name, tok), tok)
 		}}, nil
 	case TokenSymbol:
 		switch tok.Val {
@@ -694,6 +697,9 @@ func evalArgs(ctx *ExecutionContext, args []callArg) (pos []*Value, kw map[strin
 		if err != nil {
 			return nil, nil, err
 		}
+		if v, err = ctx.deepResolve(v, a.e.tok); err != nil {
+			return nil, nil, err
+		}
 		if a.name == "" {
 			pos = append(pos, v)
 			continue
@@ -772,7 +778,7 @@ func attribute(base *jexpr, nameTok *Token) *jexpr {
 		if !ok {
 			return undefinedValue(desc, nameTok), nil
 		}
-		return toValue(v), nil
+		return ctx.resolveValue(toValue(v), nameTok)
 	}}
 }
 
@@ -815,7 +821,7 @@ func (p *Parser) parseSubscript(base *jexpr, open *Token) (*jexpr, *Error) {
 		if !ok {
 			return undefinedValue(base.desc+"["+Repr(k.Interface())+"]", open), nil
 		}
-		return toValue(v), nil
+		return ctx.resolveValue(toValue(v), open)
 	}}, nil
 }
 
@@ -976,7 +982,7 @@ func methodCall(base *jexpr, nameTok *Token, args []callArg) *jexpr {
 		if merr != nil {
 			return nil, ctx.OrigError(fmt.Errorf("%s.%s(): %w", base.desc, name, merr), nameTok)
 		}
-		return toValue(r), nil
+		return ctx.resolveValue(toValue(r), nameTok)
 	}}
 }
 
@@ -1040,6 +1046,9 @@ func (p *Parser) parseFilterCall(input *jexpr) (*jexpr, *Error) {
 		if in.IsUndefined() && !lax {
 			return nil, undefinedErr(ctx, in)
 		}
+		if in, err = ctx.deepResolve(in, nameTok); err != nil {
+			return nil, err
+		}
 		pos, kw, err := evalArgs(ctx, args)
 		if err != nil {
 			return nil, err
@@ -1080,6 +1089,9 @@ func (p *Parser) parseTest(input *jexpr) (*jexpr, *Error) {
 	return &jexpr{tok: nameTok, desc: input.desc + " is " + nameTok.Val, eval: func(ctx *ExecutionContext) (*Value, *Error) {
 		in, err := input.eval(ctx)
 		if err != nil {
+			return nil, err
+		}
+		if in, err = ctx.deepResolve(in, nameTok); err != nil {
 			return nil, err
 		}
 		pos, kw, err := evalArgs(ctx, args)

@@ -89,14 +89,24 @@ func isString(x any) bool {
 	return ok
 }
 
-func (node *tagForNode) bind(ctx *ExecutionContext, it forItem) {
-	ctx.Private[node.key] = it.key
+// bind sets the loop variables, resolving lazy values (koala_lazy.go).
+func (node *tagForNode) bind(ctx *ExecutionContext, it forItem) *Error {
+	key, err := ctx.resolveValue(it.key, node.position)
+	if err != nil {
+		return err
+	}
+	ctx.Private[node.key] = key
 	if node.value != "" {
 		if it.value == nil {
 			it.value = AsValue(nil)
 		}
-		ctx.Private[node.value] = it.value
+		value, err := ctx.resolveValue(it.value, node.position)
+		if err != nil {
+			return err
+		}
+		ctx.Private[node.value] = value
 	}
+	return nil
 }
 
 func (node *tagForNode) Execute(ctx *ExecutionContext, writer TemplateWriter) *Error {
@@ -118,7 +128,9 @@ func (node *tagForNode) Execute(ctx *ExecutionContext, writer TemplateWriter) *E
 	if node.filter != nil {
 		kept := items[:0:0]
 		for _, it := range items {
-			node.bind(forCtx, it)
+			if err := node.bind(forCtx, it); err != nil {
+				return err
+			}
 			ok, err := node.filter.Evaluate(forCtx)
 			if err != nil {
 				return err
@@ -138,7 +150,9 @@ func (node *tagForNode) Execute(ctx *ExecutionContext, writer TemplateWriter) *E
 	}
 	n := len(items)
 	for idx, it := range items {
-		node.bind(forCtx, it)
+		if err := node.bind(forCtx, it); err != nil {
+			return err
+		}
 		*loopInfo = tagForLoopInformation{
 			Counter: idx + 1, Counter0: idx, Revcounter: n - idx, Revcounter0: n - idx - 1,
 			First: idx == 0, Last: idx == n-1, Parentloop: loopInfo.Parentloop,

@@ -15,6 +15,9 @@ func (nv *nodeVariable) Execute(ctx *ExecutionContext, writer TemplateWriter) *E
 	if err != nil {
 		return err
 	}
+	if value, err = ctx.deepResolve(value, nv.locationToken); err != nil { // koala: koala_lazy.go
+		return err
+	}
 
 	if !nv.expr.FilterApplied("safe") && !value.safe && value.IsString() && ctx.Autoescape {
 		// apply escape filter
