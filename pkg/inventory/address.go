@@ -82,7 +82,7 @@ func expandHostPattern(pattern string) ([]string, int, error) {
 const asciiLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 // maxRangeHosts stops a typo such as node[1:99999999] from eating memory.
-const maxRangeHosts = 1 << 20
+const maxRangeHosts = 100000
 
 // expandRange expands the first [beg:end(:step)] of name, recursively, as
 // Ansible's expand_hostname_range: numeric ranges keep zero padding when beg has

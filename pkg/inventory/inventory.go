@@ -101,7 +101,7 @@ func (inv *Inventory) addHost(name string, g *group, source string) *host {
 		inv.hosts[name] = h
 		inv.hlist = append(inv.hlist, h)
 	}
-	if g != nil && !slices.Contains(g.hosts, h) {
+	if g != nil && !slices.Contains(h.groups, g) { // h.groups is short; g.hosts may be huge
 		g.hosts = append(g.hosts, h)
 		h.groups = append(h.groups, g)
 	}
@@ -132,11 +132,6 @@ func (inv *Inventory) addChild(parent, child *group) error {
 	return nil
 }
 
-func (inv *Inventory) removeHostFromGroup(g *group, h *host) {
-	g.hosts = slices.DeleteFunc(g.hosts, func(x *host) bool { return x == h })
-	h.groups = slices.DeleteFunc(h.groups, func(x *group) bool { return x == g })
-}
-
 // ancestors returns every group above g.
 func ancestors(g *group) map[*group]struct{} {
 	seen := map[*group]struct{}{}
@@ -163,6 +158,7 @@ func (inv *Inventory) reconcile() {
 			_ = inv.addChild(all, g) // all has no parents: cannot loop
 		}
 	}
+	leave := map[*host]bool{}
 	for _, h := range inv.hlist {
 		other := false
 		inUngrouped := false
@@ -176,10 +172,14 @@ func (inv *Inventory) reconcile() {
 			}
 		}
 		if inUngrouped && other {
-			inv.removeHostFromGroup(ungrouped, h)
+			leave[h] = true
+			h.groups = slices.DeleteFunc(h.groups, func(g *group) bool { return g == ungrouped })
 		} else if !inUngrouped && !other {
 			inv.addHost(h.name, ungrouped, "")
 		}
+	}
+	if len(leave) > 0 { // one pass: ungrouped may hold many hosts
+		ungrouped.hosts = slices.DeleteFunc(ungrouped.hosts, func(h *host) bool { return leave[h] })
 	}
 	depth := map[*group]int{}
 	var walk func(g *group) int

@@ -52,6 +52,11 @@ func (inv *Inventory) yamlGroup(d *yamlDoc, name string, n *yaml.Node) (*group, 
 	if n.Kind != yaml.MappingNode {
 		return nil, d.errorf(n, "group %q must be a mapping with hosts, children and/or vars", name)
 	}
+	if d.active[n] {
+		return nil, d.errorf(n, "group %q contains itself through an alias", name)
+	}
+	d.active[n] = true
+	defer delete(d.active, n)
 	g := inv.addGroup(name)
 	keys, vals, err := d.pairs(n)
 	if err != nil {

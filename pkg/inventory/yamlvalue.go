@@ -27,6 +27,7 @@ type yamlDoc struct {
 	file   string
 	isJSON bool // the file is JSON: Ansible reads it with json.loads
 	budget int  // nodes left to convert: bounds alias expansion
+	active map[*yaml.Node]bool // nodes being converted: an alias to one is a loop
 }
 
 // parseYAMLFile parses data into its root node (nil for an empty document).
@@ -35,7 +36,7 @@ func parseYAMLFile(file string, data []byte) (*yaml.Node, *yamlDoc, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", file, err)
 	}
-	d := &yamlDoc{file: file, isJSON: json.Valid(data), budget: 1 << 22}
+	d := &yamlDoc{file: file, isJSON: json.Valid(data), budget: 1 << 20, active: map[*yaml.Node]bool{}}
 	n := &root
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
@@ -70,6 +71,13 @@ func (d *yamlDoc) value(n *yaml.Node) (any, error) {
 	}
 	if d.budget--; d.budget < 0 {
 		return nil, d.errorf(n, "document too large (alias expansion)")
+	}
+	if n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode {
+		if d.active[n] {
+			return nil, d.errorf(n, "recursive alias: a value contains itself")
+		}
+		d.active[n] = true
+		defer delete(d.active, n)
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -111,6 +119,9 @@ func (d *yamlDoc) value(n *yaml.Node) (any, error) {
 // and value nodes in document order, applying "<<" merge keys and keeping the
 // last value of a duplicated key at its first position, as PyYAML does.
 func (d *yamlDoc) pairs(n *yaml.Node) ([]string, []*yaml.Node, error) {
+	if d.budget--; d.budget < 0 {
+		return nil, nil, d.errorf(n, "document too large (alias expansion)")
+	}
 	var keys []string
 	var vals []*yaml.Node
 	index := map[string]int{}
@@ -157,6 +168,9 @@ func (d *yamlDoc) pairs(n *yaml.Node) ([]string, []*yaml.Node, error) {
 		for _, s := range srcs {
 			if s == nil || s.Kind != yaml.MappingNode {
 				return nil, nil, d.errorf(m, "a merge key (<<) needs a mapping or a list of mappings")
+			}
+			if s == n || d.active[s] {
+				return nil, nil, d.errorf(m, "recursive merge key (<<): a mapping merges itself")
 			}
 			ks, vs, err := d.pairs(s)
 			if err != nil {
