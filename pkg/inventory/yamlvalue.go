@@ -25,8 +25,8 @@ var (
 // yamlDoc is a parsed YAML (or JSON) file whose scalars resolve like Ansible's.
 type yamlDoc struct {
 	file   string
-	isJSON bool // the file is JSON: Ansible reads it with json.loads
-	budget int  // nodes left to convert: bounds alias expansion
+	isJSON bool                // the file is JSON: Ansible reads it with json.loads
+	budget int                 // nodes left to convert: bounds alias expansion
 	active map[*yaml.Node]bool // nodes being converted: an alias to one is a loop
 }
 
