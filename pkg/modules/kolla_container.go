@@ -1,0 +1,543 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+
+	"github.com/koala-stack/koala/pkg/container"
+)
+
+// kollaContainer is kolla-ansible's kolla_container (formerly kolla_docker):
+// one container on the host's Docker engine, driven through pkg/container
+// over the host's own connection to /var/run/docker.sock.
+type kollaContainer struct{}
+
+// kollaContainerFacts is kolla_container_facts: the state of named containers.
+type kollaContainerFacts struct{}
+
+func init() {
+	Register(kollaContainer{}, "kolla_container", "kolla_docker")
+	Register(kollaContainerFacts{}, "kolla_container_facts")
+}
+
+// Defaults for the waits a task may bound with `timeout` (seconds).
+const (
+	defaultRunOnceTimeout = 30 * time.Minute // a bootstrap db_sync on a big database is slow
+	defaultHealthyTimeout = 5 * time.Minute
+)
+
+var kollaContainerActions = []string{
+	"compare_container", "recreate_or_restart_container", "start_container",
+	"stop_container", "stop_and_remove_container", "remove_container",
+	"restart_container", "pull_image", "remove_volume", "wait_healthy",
+}
+
+func (kollaContainer) Args() (accepted, required []string) {
+	return []string{
+		"action", "name", "image", "volumes", "environment", "privileged", "cap_add",
+		"security_opt", "command", "labels", "healthcheck", "restart_policy",
+		"restart_retries", "dimensions", "detach", "remove_on_exit", "ipc_mode",
+		"pid_mode", "tty", "common_options", "timeout", "ignore_missing",
+		"graceful_timeout", "client_timeout", "container_engine", "auth_email",
+		"auth_password", "auth_registry", "auth_username", "api_version",
+	}, []string{"action"}
+}
+
+// containerArgs is a kolla_container task's arguments, common_options folded in.
+type containerArgs struct {
+	action        string
+	spec          container.Spec
+	detach        bool
+	timeout       time.Duration
+	ignoreMissing bool
+}
+
+// parseContainerArgs reads the task's arguments. As in kolla-ansible,
+// common_options (docker_common_options) give defaults that the task's own
+// arguments override, and their environment is merged under the task's.
+func parseContainerArgs(m map[string]any) (containerArgs, error) {
+	merged := map[string]any{}
+	env := map[string]any{}
+	if co, ok := m["common_options"]; ok && co != nil {
+		com, ok := co.(map[string]any)
+		if !ok {
+			return containerArgs{}, fmt.Errorf("kolla_container: bad arguments: common_options: want a dict, got %T", co)
+		}
+		for k, v := range com {
+			if k == "environment" {
+				if e, ok := v.(map[string]any); ok {
+					for ek, ev := range e {
+						env[ek] = ev
+					}
+				}
+				continue
+			}
+			merged[k] = v
+		}
+	}
+	for k, v := range m {
+		if k == "common_options" || v == nil {
+			continue
+		}
+		if k == "environment" {
+			e, ok := v.(map[string]any)
+			if !ok {
+				return containerArgs{}, fmt.Errorf("kolla_container: bad arguments: environment: want a dict, got %T", v)
+			}
+			for ek, ev := range e {
+				env[ek] = ev
+			}
+			continue
+		}
+		merged[k] = v
+	}
+	a := newArgs(merged)
+	ca := containerArgs{
+		action:        a.choice("", "action", kollaContainerActions...),
+		detach:        a.boolean(true, "detach"),
+		ignoreMissing: a.boolean(false, "ignore_missing"),
+	}
+	if a.has("timeout") {
+		ca.timeout = time.Duration(a.integer(0, "timeout")) * time.Second
+	}
+	// Registry credentials arrive through docker_common_options, empty unless
+	// the operator set docker_registry_username; a login is not implemented.
+	if u := a.str("", "auth_username"); u != "" {
+		a.bad("auth_username: registry login is not supported by koala; use a registry that needs none, or log the engine in on the host")
+	}
+	if e := a.str("docker", "container_engine"); e != "docker" {
+		a.bad("container_engine: %q is not supported; koala drives Docker", e)
+	}
+	s := &ca.spec
+	s.Name = a.str("", "name")
+	s.Image = a.str("", "image")
+	s.Privileged = a.boolean(false, "privileged")
+	s.CapAdd = a.list("cap_add")
+	s.SecurityOpt = a.list("security_opt")
+	s.IPCMode = a.str("", "ipc_mode")
+	s.PIDMode = a.str("", "pid_mode")
+	s.Tty = a.boolean(false, "tty")
+	s.RestartPolicy = a.str("unless-stopped", "restart_policy")
+	for _, v := range a.list("volumes") {
+		// kolla-ansible's volume lists hold "" where a conditional volume is off.
+		if v = strings.TrimSpace(v); v != "" {
+			s.Volumes = append(s.Volumes, v)
+		}
+	}
+	if len(env) > 0 {
+		s.Environment = map[string]string{}
+		for k, v := range env {
+			if v == nil {
+				continue
+			}
+			s.Environment[k] = fmt.Sprint(v)
+		}
+	}
+	if v, _, ok := a.get("labels"); ok {
+		l, ok := v.(map[string]any)
+		if !ok {
+			a.bad("labels: want a dict, got %T", v)
+		}
+		if len(l) > 0 {
+			s.Labels = map[string]string{}
+			for k, v := range l {
+				s.Labels[k] = fmt.Sprint(v)
+			}
+		}
+	}
+	if v, _, ok := a.get("command"); ok {
+		switch c := v.(type) {
+		case string:
+			words, err := shellSplit(c)
+			if err != nil {
+				a.bad("command: %v", err)
+			}
+			s.Command = words
+		default:
+			s.Command = a.list("command")
+		}
+	}
+	if v, _, ok := a.get("healthcheck"); ok {
+		hc, err := parseHealthcheck(v)
+		if err != nil {
+			a.bad("healthcheck: %v", err)
+		}
+		s.Healthcheck = hc
+	}
+	if v, _, ok := a.get("dimensions"); ok {
+		if err := parseDimensions(v, s); err != nil {
+			a.bad("dimensions: %v", err)
+		}
+	}
+
+	needName := ca.action != "pull_image"
+	needImage := map[string]bool{"compare_container": true, "recreate_or_restart_container": true, "start_container": true, "pull_image": true}[ca.action]
+	if needName && s.Name == "" {
+		a.bad("name is required for action %s", ca.action)
+	}
+	if needImage && s.Image == "" {
+		a.bad("image is required for action %s", ca.action)
+	}
+	if ca.action == "remove_volume" && s.Name == "" {
+		a.bad("name (the volume) is required for action remove_volume")
+	}
+	if err := a.err("kolla_container"); err != nil {
+		return ca, err
+	}
+	return ca, nil
+}
+
+// parseHealthcheck reads kolla-ansible's healthcheck dict: numbers may be
+// strings ("30"), test a list or a shell string; test NONE disables the
+// image's own healthcheck.
+func parseHealthcheck(v any) (*container.Healthcheck, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("want a dict, got %T", v)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	hc := &container.Healthcheck{}
+	switch t := m["test"].(type) {
+	case nil:
+		return nil, fmt.Errorf("test is missing")
+	case string:
+		if t == "NONE" {
+			hc.Test = []string{"NONE"}
+		} else {
+			hc.Test = []string{"CMD-SHELL", t}
+		}
+	case []any:
+		for _, w := range t {
+			hc.Test = append(hc.Test, fmt.Sprint(w))
+		}
+	default:
+		return nil, fmt.Errorf("test: want a list or a string, got %T", t)
+	}
+	for key, dst := range map[string]*int{"interval": &hc.Interval, "timeout": &hc.Timeout, "retries": &hc.Retries, "start_period": &hc.StartPeriod} {
+		raw, ok := m[key]
+		if !ok || raw == nil || raw == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(fmt.Sprint(raw)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v is not a whole number of seconds", key, raw)
+		}
+		*dst = n
+	}
+	return hc, nil
+}
+
+// parseDimensions reads the dimensions koala's container spec carries:
+// mem_limit (bytes or "512m"/"4g") and ulimits. Other kolla-ansible
+// dimensions are refused by name rather than silently dropped.
+func parseDimensions(v any, s *container.Spec) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("want a dict, got %T", v)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		val := m[k]
+		switch k {
+		case "mem_limit":
+			n, err := units.RAMInBytes(fmt.Sprint(val))
+			if err != nil {
+				return fmt.Errorf("mem_limit: %w", err)
+			}
+			s.MemoryLimit = n
+		case "ulimits":
+			ul, ok := val.(map[string]any)
+			if !ok {
+				return fmt.Errorf("ulimits: want a dict of {soft, hard}, got %T", val)
+			}
+			for name, lim := range ul {
+				l, ok := lim.(map[string]any)
+				if !ok {
+					return fmt.Errorf("ulimits.%s: want {soft, hard}, got %T", name, lim)
+				}
+				soft, err1 := strconv.ParseInt(fmt.Sprint(l["soft"]), 10, 64)
+				hard, err2 := strconv.ParseInt(fmt.Sprint(l["hard"]), 10, 64)
+				if err1 != nil || err2 != nil {
+					return fmt.Errorf("ulimits.%s: soft and hard must be whole numbers, got %v and %v", name, l["soft"], l["hard"])
+				}
+				if soft != hard {
+					return fmt.Errorf("ulimits.%s: soft %d differs from hard %d; koala sets both to one value", name, soft, hard)
+				}
+				if s.Ulimits == nil {
+					s.Ulimits = map[string]int64{}
+				}
+				s.Ulimits[name] = soft
+			}
+		default:
+			return fmt.Errorf("%s is not supported by koala (supported: mem_limit, ulimits)", k)
+		}
+	}
+	return nil
+}
+
+// shellSplit splits a command string as Python's shlex.split does (what
+// kolla-ansible applies to a string command): POSIX quoting, backslash
+// escapes, no comments.
+func shellSplit(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\\':
+			inWord = true
+			if i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			}
+		case c == '\'':
+			inWord = true
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return nil, fmt.Errorf("%q: no closing quotation", s)
+			}
+			cur.WriteString(s[i+1 : i+1+end])
+			i += end + 1
+		case c == '"':
+			inWord = true
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				// Inside double quotes a backslash escapes only " and \.
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, fmt.Errorf("%q: no closing quotation", s)
+			}
+		default:
+			inWord = true
+			cur.WriteByte(c)
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// dockerClient returns a client for the host's engine over the task's connection.
+func (t *Task) dockerClient() (*container.Client, error) {
+	return container.New(t.Host, func(ctx context.Context) (net.Conn, error) {
+		return t.Conn.Dial(ctx, "unix", container.DefaultSocket)
+	})
+}
+
+func (kollaContainer) Run(ctx context.Context, t *Task) (Result, error) {
+	ca, err := parseContainerArgs(t.Args)
+	if err != nil {
+		return Result{}, err
+	}
+	c, err := t.dockerClient()
+	if err != nil {
+		return Result{}, err
+	}
+	defer c.Close()
+	r, err := ca.run(ctx, t, c)
+	if err != nil {
+		return r, fmt.Errorf("kolla_container %s %s: %w", ca.action, ca.spec.Name, err)
+	}
+	if r.Data == nil {
+		r.Data = map[string]any{}
+	}
+	// The state after the action, for `register:` (a run-once container is gone).
+	if ca.spec.Name != "" && ca.action != "remove_volume" && ca.action != "pull_image" {
+		if st, ok, err := c.Inspect(ctx, ca.spec.Name); err == nil && ok {
+			r.Data["container"] = stateMap(st)
+		}
+	}
+	return r, nil
+}
+
+func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (Result, error) {
+	s := ca.spec
+	switch ca.action {
+	case "compare_container":
+		d, why, err := c.Compare(ctx, s)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Changed: d != container.Same, Msg: why, Data: map[string]any{"decision": string(d)}}, nil
+
+	case "start_container", "recreate_or_restart_container":
+		if !ca.detach {
+			return ca.runOnce(ctx, t, c)
+		}
+		restart := ca.action == "recreate_or_restart_container"
+		if t.Check {
+			d, why, err := c.Compare(ctx, s)
+			if err != nil {
+				return Result{}, err
+			}
+			if d == container.Same && restart {
+				return Result{Changed: true, Msg: "would restart"}, nil
+			}
+			return Result{Changed: d != container.Same, Msg: why, Data: map[string]any{"decision": string(d)}}, nil
+		}
+		did, err := c.Ensure(ctx, s, restart)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Changed: did != "", Msg: did, Data: map[string]any{"result": did}}, nil
+
+	case "stop_container":
+		st, ok, err := c.Inspect(ctx, s.Name)
+		if err != nil {
+			return Result{}, err
+		}
+		if !ok {
+			if ca.ignoreMissing {
+				return Result{Msg: "no container " + s.Name}, nil
+			}
+			return failed("host %s: no container %s to stop (set ignore_missing: true if that is fine)", t.Host, s.Name), nil
+		}
+		if !st.Running || t.Check {
+			return Result{Changed: st.Running}, nil
+		}
+		stopped, err := c.Stop(ctx, s.Name)
+		return Result{Changed: stopped}, err
+
+	case "stop_and_remove_container", "remove_container":
+		_, ok, err := c.Inspect(ctx, s.Name)
+		if err != nil || !ok || t.Check {
+			return Result{Changed: ok}, err
+		}
+		return Result{Changed: true}, c.Remove(ctx, s.Name)
+
+	case "restart_container":
+		if _, ok, err := c.Inspect(ctx, s.Name); err != nil {
+			return Result{}, err
+		} else if !ok {
+			return failed("host %s: no container %s to restart", t.Host, s.Name), nil
+		}
+		if t.Check {
+			return Result{Changed: true}, nil
+		}
+		return Result{Changed: true}, c.Restart(ctx, s.Name)
+
+	case "pull_image":
+		if t.Check {
+			return Result{Changed: true, Msg: "would pull " + s.Image}, nil
+		}
+		// The engine does not say whether a forced pull brought a new image,
+		// so a pull counts as a change.
+		pulled, err := c.Pull(ctx, s.Image, true)
+		return Result{Changed: pulled}, err
+
+	case "remove_volume":
+		if t.Check {
+			vols, err := c.Volumes(ctx)
+			if err != nil {
+				return Result{}, err
+			}
+			return Result{Changed: slices.Contains(vols, s.Name)}, nil
+		}
+		removed, err := c.RemoveVolume(ctx, s.Name)
+		return Result{Changed: removed}, err
+
+	case "wait_healthy":
+		timeout := ca.timeout
+		if timeout <= 0 {
+			timeout = defaultHealthyTimeout
+		}
+		if t.Check {
+			return Result{}, nil
+		}
+		if _, err := c.WaitHealthy(ctx, s.Name, timeout); err != nil {
+			return failed("%v", err), nil
+		}
+		return Result{}, nil
+	}
+	return Result{}, fmt.Errorf("action %q not handled (bug)", ca.action)
+}
+
+// runOnce runs a bootstrap container (detach: false) to completion. Its
+// output is the task's stdout; a non-zero exit fails the task.
+func (ca containerArgs) runOnce(ctx context.Context, t *Task, c *container.Client) (Result, error) {
+	if t.Check {
+		return Result{Changed: true, Msg: "would run " + ca.spec.Name + " to completion"}, nil
+	}
+	timeout := ca.timeout
+	if timeout <= 0 {
+		timeout = defaultRunOnceTimeout
+	}
+	out, err := c.RunOnce(ctx, ca.spec, timeout)
+	data := map[string]any{"stdout": out, "stdout_lines": lines([]byte(out))}
+	if err != nil {
+		if out != "" { // it ran and exited non-zero: the task failed, with its output
+			return Result{Failed: true, Changed: true, Msg: err.Error(), Data: data}, nil
+		}
+		return Result{}, err
+	}
+	return Result{Changed: true, Data: data}, nil
+}
+
+func stateMap(st container.State) map[string]any {
+	return map[string]any{
+		"id": st.ID, "running": st.Running, "status": st.Status, "health": st.Health,
+		"image": st.Image, "started_at": st.StartedAt, "exit_code": st.ExitCode,
+	}
+}
+
+func (kollaContainerFacts) Args() (accepted, required []string) {
+	return []string{"name", "container_engine", "action", "api_version", "client_timeout"}, []string{"name"}
+}
+
+// Run reports each named container as a dict (id, running, status, health,
+// image, started_at, exit_code) under its name and under `containers`; an
+// absent container is left out, so roles test `name in result.containers`.
+func (kollaContainerFacts) Run(ctx context.Context, t *Task) (Result, error) {
+	a := newArgs(t.Args)
+	names := a.list("name")
+	if len(names) == 0 {
+		a.bad("name: list the containers to report on")
+	}
+	if err := a.err("kolla_container_facts"); err != nil {
+		return Result{}, err
+	}
+	c, err := t.dockerClient()
+	if err != nil {
+		return Result{}, err
+	}
+	defer c.Close()
+	all := map[string]any{}
+	data := map[string]any{"containers": all}
+	for _, n := range names {
+		st, ok, err := c.Inspect(ctx, n)
+		if err != nil {
+			return Result{}, fmt.Errorf("kolla_container_facts: %w", err)
+		}
+		if ok {
+			all[n] = stateMap(st)
+			data[n] = all[n]
+		}
+	}
+	return Result{Data: data}, nil
+}
