@@ -402,6 +402,10 @@ func TestSyntaxErrors(t *testing.T) {
 		{"{{ [1, 2 }}", "t.j2:1: syntax error"},
 		{"{{ 'unterminated }}", "t.j2:1: syntax error"},
 		{"{{ 10 | random }}", "t.j2:1: syntax error: Usage of filter 'random' is not allowed"},
+		{"a\n{% set %}", "t.j2:2: syntax error: Expected an identifier."},
+		{"{{ x | default('a' }}", "t.j2:1: syntax error: Expected ',' or ')' in the argument list."},
+		{"a\n{% set %}", "t.j2:2: syntax error: Expected an identifier."},
+		{"{{ x | default('a' }}", "t.j2:1: syntax error: Expected ',' or ')' in the argument list."},
 	}
 	for _, c := range cases {
 		err := e.Check("t.j2", c.src)

@@ -436,7 +436,11 @@ func arith(op string, a, b any) (any, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("unsupported operand types for %s: %s and %s (use ~ to join as strings)", op, TypeName(a), TypeName(b))
+	hint := ""
+	if op == "+" {
+		hint = " (use ~ to join as strings)"
+	}
+	return nil, fmt.Errorf("unsupported operand types for %s: %s and %s%s", op, TypeName(a), TypeName(b), hint)
 }
 
 func (p *Parser) parseUnary() (*jexpr, *Error) { return p.parseUnaryF(true) }

@@ -187,6 +187,8 @@ func (p *Parser) Error(msg string, token *Token) *Error {
 			// Set to last token
 			if len(p.tokens) > 0 {
 				token = p.tokens[len(p.tokens)-1]
+			} else {
+				token = p.lastToken // koala: a tag without arguments: its name
 			}
 		}
 	}
