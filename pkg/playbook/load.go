@@ -424,9 +424,8 @@ func (l *loader) loadPlay(dir Source, file string, pn *yaml.Node) *Play {
 		l.errorf(p.Pos, "play has no hosts: (expected a host pattern such as \"all\" or a group name)")
 	}
 	ctx := taskCtx{src: dir, file: file}
-	// Handlers first, so handlers of roles imported below are appended after
-	// the play's own (Ansible runs role handlers before play handlers; koala
-	// keeps definition order within each source, which is what users see).
+	// Handlers of roles (added while roles and tasks load) come before the
+	// play's own, as Ansible orders them.
 	var handlers []*Task
 	if handlersN != nil {
 		handlers = l.tasks(ctx, handlersN, true)
@@ -938,7 +937,11 @@ func (l *loader) includeTasks(ctx taskCtx, t *Task) {
 		}
 		return // a role's task files are all validated when the role loads
 	}
-	tasks, ok := l.loadTaskFile(ctx, name, t.Pos)
+	at := l.argPos(t, "file")
+	if _, ok := t.Args["file"]; !ok {
+		at = l.argPos(t, RawParams)
+	}
+	tasks, ok := l.loadTaskFile(ctx, name, at)
 	if !ok {
 		return
 	}
