@@ -26,6 +26,7 @@ func App() *ucli.App {
 func commands() []*ucli.Command {
 	var cmds []*ucli.Command
 	// Each command group appends itself here: keep one line per group.
+	cmds = append(cmds, lifecycleCommands()...)
 	cmds = append(cmds, buildImagesCommand())
 	cmds = append(cmds, inventoryCommand())
 	cmds = append(cmds, labCommand())

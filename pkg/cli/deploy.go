@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/koala-stack/koala/pkg/configdir"
+	"github.com/koala-stack/koala/pkg/deploy"
+	"github.com/koala-stack/koala/pkg/engine"
+	"github.com/koala-stack/koala/pkg/engine/output"
+)
+
+// lifecycleCommands are kolla-ansible's commands that run a playbook of the
+// embedded roles against an inventory: bootstrap-servers, prechecks, deploy,
+// post-deploy.
+func lifecycleCommands() []*ucli.Command {
+	usage := map[string]string{
+		"bootstrap-servers": "prepare hosts: container engine, registry trust, /etc/hosts, sysctls, /etc/kolla",
+		"prechecks":         "report everything that would make a deploy fail, change nothing",
+		"deploy":            "deploy and start the enabled services (config → pull → containers → bootstrap → register)",
+		"post-deploy":       "write admin-openrc.sh, admin-openrc-system.sh, public-openrc.sh and clouds.yaml into the config dir",
+	}
+	var cmds []*ucli.Command
+	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy"} {
+		action := deploy.Actions[name]
+		cmds = append(cmds, &ucli.Command{
+			Name:  name,
+			Usage: usage[name],
+			Description: "Reads the inventory, globals.yml, globals.d/*.yml and passwords.yml of the\n" +
+				"config directory, checks them and every role and template before any host is\n" +
+				"touched, then runs playbook/" + action.Playbook + ". Exit status: 0 ok, 2 a host\n" +
+				"failed or was unreachable, 1 bad input.",
+			Flags:  lifecycleFlags(),
+			Action: func(c *ucli.Context) error { return runLifecycle(c, action) },
+		})
+	}
+	return cmds
+}
+
+func lifecycleFlags() []ucli.Flag {
+	cache, _ := os.UserCacheDir()
+	return []ucli.Flag{
+		&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file or directory (repeatable)", Value: ucli.NewStringSlice(filepath.Join(configdir.Default, "multinode"))},
+		&ucli.StringFlag{Name: "configdir", EnvVars: []string{"KOLLA_CONFIG_PATH"}, Value: configdir.Default, Usage: "the config directory (globals.yml, passwords.yml, config/)"},
+		&ucli.StringFlag{Name: "passwords", Usage: "passwords file (default: CONFIGDIR/passwords.yml)"},
+		&ucli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "only hosts matching this pattern"},
+		&ucli.StringSliceFlag{Name: "tags", Aliases: []string{"t"}, Usage: "only tasks with these tags"},
+		&ucli.StringSliceFlag{Name: "skip-tags", Usage: "skip tasks with these tags"},
+		&ucli.GenericFlag{Name: "extra-vars", Aliases: []string{"e"}, Value: &repeated{}, Usage: "extra variables: k=v, {yaml} or @file (repeatable, highest precedence)"},
+		&ucli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "report what would change, change nothing"},
+		&ucli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the changes made to files"},
+		&ucli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: engine.DefaultForks, Usage: "hosts worked on at once"},
+		&ucli.BoolFlag{Name: "json", Usage: "print the event stream as JSON lines instead of the terminal view"},
+		&ucli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "a line per host result (-vv: per loop item)"},
+		&ucli.StringFlag{Name: "playbook-dir", Usage: "a tree with playbook/ and roles/ to run instead of the built-in one"},
+		&ucli.StringFlag{Name: "cache-dir", Value: filepath.Join(cache, "koala"), Usage: "where the built-in roles are written to be run"},
+	}
+}
+
+func runLifecycle(c *ucli.Context, a deploy.Action) error {
+	recap, err := deploy.Run(c.Context, a, deploy.Options{
+		Inventories:   c.StringSlice("inventory"),
+		ConfigDir:     c.String("configdir"),
+		PasswordsFile: c.String("passwords"),
+		ExtraVars:     c.Generic("extra-vars").(*repeated).vals,
+		Limit:         c.String("limit"),
+		Tags:          splitList(c.StringSlice("tags")),
+		SkipTags:      splitList(c.StringSlice("skip-tags")),
+		Check:         c.Bool("check"),
+		Diff:          c.Bool("diff"),
+		Forks:         c.Int("forks"),
+		Verbosity:     c.Count("verbose"),
+		Sinks:         []engine.Sink{eventSink(c)},
+		PlaybookDir:   c.String("playbook-dir"),
+		CacheDir:      c.String("cache-dir"),
+	})
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", a.Name, err)}
+	}
+	if recap.Failed() {
+		return &ExitError{Code: 2, Err: fmt.Errorf("%s: failed or unreachable: %s", a.Name, strings.Join(recap.FailedHosts(), ", "))}
+	}
+	return nil
+}
+
+// eventSink is the terminal view (live on a TTY) or, with --json, JSON lines.
+func eventSink(c *ucli.Context) engine.Sink {
+	if c.Bool("json") {
+		return output.NewJSON(c.App.Writer)
+	}
+	live := false
+	if f, ok := c.App.Writer.(*os.File); ok {
+		live = output.IsTerminal(f)
+	}
+	return output.NewTerminal(c.App.Writer, output.TerminalOptions{Live: live, Verbose: c.Count("verbose"), Diff: c.Bool("diff")})
+}

@@ -1,0 +1,116 @@
+// Package deploy runs koala's lifecycle commands (bootstrap-servers, prechecks,
+// deploy, post-deploy, ...): it loads the inventory and the configuration
+// directory, validates them, and runs the matching playbook of the embedded
+// roles (or of --playbook-dir) with the engine, kolla_action set as
+// kolla-ansible sets it.
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/koala-stack/koala/pkg/configdir"
+	"github.com/koala-stack/koala/pkg/engine"
+	"github.com/koala-stack/koala/pkg/inventory"
+	"github.com/koala-stack/koala/pkg/playbook"
+)
+
+// Action is one lifecycle command.
+type Action struct {
+	Name        string // the command: "deploy"
+	Playbook    string // under playbook/
+	KollaAction string // kolla_action, "" when the playbook does not read it
+	NeedsConfig bool   // globals.yml and passwords.yml must exist
+}
+
+// Actions are the lifecycle commands, by name.
+var Actions = map[string]Action{
+	"bootstrap-servers": {Name: "bootstrap-servers", Playbook: "bootstrap-servers.yml", KollaAction: "bootstrap-servers", NeedsConfig: true},
+	"prechecks":         {Name: "prechecks", Playbook: "prechecks.yml", KollaAction: "precheck", NeedsConfig: true},
+	"deploy":            {Name: "deploy", Playbook: "site.yml", KollaAction: "deploy", NeedsConfig: true},
+	"post-deploy":       {Name: "post-deploy", Playbook: "post-deploy.yml", KollaAction: "deploy", NeedsConfig: true},
+}
+
+// Options are what every lifecycle command takes.
+type Options struct {
+	Inventories   []string
+	ConfigDir     string
+	PasswordsFile string
+	ExtraVars     []string // -e values, as given
+	Limit         string
+	Tags          []string
+	SkipTags      []string
+	Check, Diff   bool
+	Forks         int
+	Verbosity     int
+	Sinks         []engine.Sink
+	// PlaybookDir is a tree with playbook/ and roles/ to use instead of the
+	// embedded one; CacheDir is where the embedded one is written.
+	PlaybookDir string
+	CacheDir    string
+}
+
+// Run loads everything the action needs, reports every problem it finds before
+// any host is touched, then runs the action's playbook.
+func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
+	inv, err := inventory.Load(o.Inventories...)
+	if err != nil {
+		return nil, err
+	}
+	var layers []map[string]any
+	if a.NeedsConfig {
+		cd, err := configdir.Load(o.ConfigDir, o.PasswordsFile)
+		if err != nil {
+			return nil, err
+		}
+		layers = cd.ExtraVars()
+	}
+	cli, err := engine.ParseExtraVars(o.ExtraVars)
+	if err != nil {
+		return nil, err
+	}
+	// kolla-ansible passes these as extra vars too: CONFIG_DIR and
+	// kolla_action sit above globals.yml, below the operator's -e.
+	fixed := map[string]any{"CONFIG_DIR": o.ConfigDir}
+	if a.KollaAction != "" {
+		fixed["kolla_action"] = a.KollaAction
+	}
+	layers = append(layers, fixed)
+	layers = append(layers, cli...)
+
+	tree := o.PlaybookDir
+	if tree == "" {
+		if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("cache directory: %w", err)
+		}
+		if tree, err = extractAssets(o.CacheDir); err != nil {
+			return nil, err
+		}
+	}
+	pbPath := filepath.Join(tree, "playbook", a.Playbook)
+	if _, err := os.Stat(pbPath); err != nil {
+		return nil, fmt.Errorf("%s: %w (is --playbook-dir a koala tree with playbook/ and roles/?)", a.Name, err)
+	}
+	rolesDir := filepath.Join(tree, "roles")
+	roles := playbook.Source{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir}
+	pb, err := engine.LoadPlaybook(pbPath, []playbook.Source{roles})
+	if err != nil {
+		return nil, err
+	}
+	recap, err := engine.Run(ctx, engine.Options{
+		Inventory: inv,
+		Playbook:  pb,
+		ExtraVars: layers,
+		Limit:     o.Limit,
+		Tags:      o.Tags,
+		SkipTags:  o.SkipTags,
+		Check:     o.Check,
+		Diff:      o.Diff,
+		Forks:     o.Forks,
+		Verbosity: o.Verbosity,
+		Sinks:     o.Sinks,
+	})
+	return recap, err
+}
