@@ -21,3 +21,9 @@ vet:
 .PHONY: base-image
 base-image:
 	$(GO) run ./cmd/koala lab base
+
+# Engine benchmark: ansible-playbook vs koala run on a loopback sshd fleet
+# (needs root, openssh-server, ansible-core); see docs/BENCHMARKS.md.
+.PHONY: bench-engine
+bench-engine: build
+	bench/engine/run.sh
