@@ -318,12 +318,19 @@ func TypeName(x any) string {
 	return fmt.Sprintf("%T", native(x))
 }
 
+// AttrGetter is a value with attributes of its own (`loop.index`).
+type AttrGetter interface {
+	GetAttr(name string) (any, bool)
+}
+
 // getAttr is `x.name`: a map key, a struct field or a list index.
 func getAttr(x any, name string) (any, bool) {
 	switch t := x.(type) {
 	case map[string]any:
 		v, ok := t[name]
 		return v, ok
+	case AttrGetter:
+		return t.GetAttr(name)
 	case nil:
 		return nil, false
 	}

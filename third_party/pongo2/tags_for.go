@@ -31,6 +31,36 @@ type tagForLoopInformation struct {
 	First       bool
 	Last        bool
 	Parentloop  *tagForLoopInformation
+
+	length int
+}
+
+// GetAttr gives Jinja2's names for the loop counters: loop.index,
+// loop.index0, loop.revindex, loop.revindex0, loop.first, loop.last,
+// loop.length (pongo2's forloop.Counter etc. remain).
+func (l *tagForLoopInformation) GetAttr(name string) (any, bool) {
+	switch name {
+	case "index", "Counter":
+		return l.Counter, true
+	case "index0", "Counter0":
+		return l.Counter0, true
+	case "revindex", "Revcounter":
+		return l.Revcounter, true
+	case "revindex0", "Revcounter0":
+		return l.Revcounter0, true
+	case "first", "First":
+		return l.First, true
+	case "last", "Last":
+		return l.Last, true
+	case "length":
+		return l.length, true
+	case "Parentloop":
+		if l.Parentloop == nil {
+			return nil, false
+		}
+		return l.Parentloop, true
+	}
+	return nil, false
 }
 
 type forItem struct{ key, value *Value }
@@ -116,6 +146,7 @@ func (node *tagForNode) Execute(ctx *ExecutionContext, writer TemplateWriter) *E
 		loopInfo.Parentloop = parent
 	}
 	forCtx.Private["forloop"] = loopInfo
+	forCtx.Private["loop"] = loopInfo // Jinja2's name; see GetAttr
 
 	obj, err := node.objectEvaluator.Evaluate(forCtx)
 	if err != nil {
@@ -155,11 +186,7 @@ func (node *tagForNode) Execute(ctx *ExecutionContext, writer TemplateWriter) *E
 		}
 		*loopInfo = tagForLoopInformation{
 			Counter: idx + 1, Counter0: idx, Revcounter: n - idx, Revcounter0: n - idx - 1,
-			First: idx == 0, Last: idx == n-1, Parentloop: loopInfo.Parentloop,
-		}
-		forCtx.Private["loop"] = map[string]any{
-			"index": idx + 1, "index0": idx, "revindex": n - idx, "revindex0": n - idx - 1,
-			"first": idx == 0, "last": idx == n-1, "length": n,
+			First: idx == 0, Last: idx == n-1, Parentloop: loopInfo.Parentloop, length: n,
 		}
 		if err := node.bodyWrapper.Execute(forCtx, writer); err != nil {
 			return err
