@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,3 +215,5 @@ func TestTemplateErrors(t *testing.T) {
 		})
 	}
 }
+
+func imagesFS() fs.FS { return images.FS }
