@@ -17,14 +17,16 @@ func inventoryCommand() *ucli.Command {
 		ArgsUsage: "[GROUP (with --graph)]",
 		Description: "Prints the inventory in ansible-inventory's formats: --list (JSON with\n" +
 			"_meta.hostvars), --host H (one host's merged variables) or --graph [GROUP]\n" +
-			"(a tree, with --vars to show variables). Several -i sources merge.",
+			"(a tree, with --vars to show variables). --list-hosts PATTERN shows what a\n" +
+			"--limit or a play's hosts: would select. Several -i sources merge.",
 		Flags: []ucli.Flag{
 			&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file, directory or host list (repeatable)", Required: true},
 			&ucli.BoolFlag{Name: "list", Usage: "print all groups, hosts and host variables as JSON"},
 			&ucli.StringFlag{Name: "host", Usage: "print the variables of one host as JSON"},
 			&ucli.BoolFlag{Name: "graph", Usage: "print the group tree, from GROUP (default all)"},
 			&ucli.BoolFlag{Name: "vars", Usage: "with --graph: show variables"},
-			&ucli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "with --list: print only the host names matching this pattern, one per line"},
+			&ucli.BoolFlag{Name: "yaml", Aliases: []string{"y"}, Usage: "with --list: print YAML instead of JSON"},
+			&ucli.StringFlag{Name: "list-hosts", Usage: "print the hosts a host pattern (as for --limit) selects, one per line, in play order"},
 		},
 		Action: runInventory,
 	}
@@ -32,13 +34,13 @@ func inventoryCommand() *ucli.Command {
 
 func runInventory(c *ucli.Context) error {
 	actions := 0
-	for _, set := range []bool{c.Bool("list"), c.IsSet("host"), c.Bool("graph")} {
+	for _, set := range []bool{c.Bool("list"), c.IsSet("host"), c.Bool("graph"), c.IsSet("list-hosts")} {
 		if set {
 			actions++
 		}
 	}
 	if actions != 1 {
-		return &ExitError{Code: 5, Err: errors.New("koala inventory: choose exactly one of --list, --host H or --graph")}
+		return &ExitError{Code: 5, Err: errors.New("koala inventory: choose exactly one of --list, --host H, --graph or --list-hosts PATTERN")}
 	}
 	inv, err := inventory.Load(c.StringSlice("inventory")...)
 	if err != nil {
@@ -49,14 +51,20 @@ func runInventory(c *ucli.Context) error {
 	}
 	out := c.App.Writer
 	switch {
-	case c.Bool("list") && c.IsSet("limit"):
-		hosts, err := inv.Match(c.String("limit"))
+	case c.IsSet("list-hosts"):
+		hosts, err := inv.Match(c.String("list-hosts"))
 		if err != nil {
 			return &ExitError{Code: 1, Err: err}
 		}
 		for _, h := range hosts {
 			fmt.Fprintln(out, h)
 		}
+	case c.Bool("list") && c.Bool("yaml"):
+		b, err := inv.ListYAML()
+		if err != nil {
+			return &ExitError{Code: 1, Err: err}
+		}
+		fmt.Fprint(out, string(b))
 	case c.Bool("list"):
 		b, err := inv.ListJSON()
 		if err != nil {

@@ -271,3 +271,31 @@ func TestMatchMatchesAnsible(t *testing.T) {
 		})
 	}
 }
+
+func TestListYAMLMatchesAnsible(t *testing.T) {
+	needAnsible(t)
+	decode := func(name string, data []byte) any {
+		root, d, err := parseYAMLFile(name, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := d.value(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, src := range []string{"testdata/tricky.ini", "testdata/inventory.yml"} {
+		t.Run(src, func(t *testing.T) {
+			t.Parallel()
+			want := runAnsibleInventory(t, []string{src}, "--list", "--yaml")
+			got, err := mustLoad(t, absSources(t, []string{src})...).ListYAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w, g := decode("ansible", want), decode("koala", got); !reflect.DeepEqual(w, g) {
+				t.Errorf("ListYAML differs from ansible-inventory --list --yaml\nansible:\n%s\nkoala:\n%s", want, got)
+			}
+		})
+	}
+}

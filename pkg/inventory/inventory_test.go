@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -455,5 +456,28 @@ func TestOutputFormats(t *testing.T) {
 		if got := pyStr(tt.v); got != tt.str {
 			t.Errorf("pyStr(%#v) = %s, want %s", tt.v, got, tt.str)
 		}
+	}
+}
+
+// BenchmarkHostVars measures the engine's hot path: merged vars of one of 200
+// hosts in kolla-ansible's multinode group layout.
+func BenchmarkHostVars(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("[control]\nctl[001:200] api_interface=eth0 tags=\"['a', 'b']\"\n[all:vars]\nregion=RegionOne\n")
+	for i := range 50 {
+		sb.WriteString("[svc" + strconv.Itoa(i) + ":children]\ncontrol\n[svc" + strconv.Itoa(i) + ":vars]\nv" + strconv.Itoa(i) + "=1\n")
+	}
+	p := filepath.Join(b.TempDir(), "hosts")
+	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	inv, err := Load(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hosts := inv.Hosts()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		_ = inv.HostVars(hosts[i%len(hosts)])
 	}
 }

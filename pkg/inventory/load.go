@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,6 +45,9 @@ func Load(sources ...string) (*Inventory, error) {
 			return nil, fmt.Errorf("inventory %s: %w", src, err)
 		}
 		st, err := os.Stat(abs)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("inventory source %s: no such file or directory: pass an inventory file, a directory or a comma-separated host list: %w", src, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("inventory source %s: %w", src, err)
 		}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
 )
 
 // internalVars are left out of ansible-inventory's output (INTERNAL_VARS).
@@ -65,6 +67,103 @@ func (inv *Inventory) ListJSON() ([]byte, error) {
 	}
 	format(inv.groups["all"])
 	return pyJSON(out), nil
+}
+
+// ListYAML returns what `ansible-inventory --list --yaml` prints (same
+// structure; the YAML layout is yaml.v3's, not PyYAML's): groups nest their
+// children, and each host's variables appear under the first group listing it.
+func (inv *Inventory) ListYAML() ([]byte, error) {
+	inv.mu.RLock()
+	hostsInOrder := slices.Clone(inv.hlist)
+	inv.mu.RUnlock()
+	vars := map[*host]map[string]any{}
+	for _, h := range hostsInOrder {
+		vars[h] = withoutInternal(inv.HostVars(h.name))
+	}
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	seen := map[*host]bool{}
+	var format func(g *group) map[string]any
+	format = func(g *group) map[string]any {
+		entry := map[string]any{}
+		children := map[string]any{}
+		for _, c := range g.children {
+			if c.name != "all" {
+				maps.Copy(children, format(c))
+			}
+		}
+		if len(children) > 0 {
+			entry["children"] = children
+		}
+		if g.name != "all" && len(g.hosts) > 0 {
+			hosts := map[string]any{}
+			for _, h := range g.hosts {
+				hv := map[string]any{}
+				if !seen[h] {
+					seen[h] = true
+					hv = vars[h]
+				}
+				hosts[h.name] = hv
+			}
+			entry["hosts"] = hosts
+		}
+		return map[string]any{g.name: entry}
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(yamlNode(format(inv.groups["all"]))); err != nil {
+		return nil, fmt.Errorf("encoding the inventory as YAML: %w", err)
+	}
+	return b.Bytes(), enc.Close()
+}
+
+// yamlNode builds a node tree that reads back with the same types under YAML
+// 1.1 (strings such as "yes" or "1e3" are quoted, floats keep a dot).
+func yamlNode(v any) *yaml.Node {
+	switch x := v.(type) {
+	case map[string]any:
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			n.Content = append(n.Content, yamlNode(k), yamlNode(x[k]))
+		}
+		return n
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, e := range x {
+			n.Content = append(n.Content, yamlNode(e))
+		}
+		return n
+	case string:
+		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: x}
+		if r, ok := resolvePlain(x).(string); !ok || r != x || strings.TrimSpace(x) != x {
+			n.Style = yaml.DoubleQuotedStyle
+		}
+		return n
+	case nil:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(x)}
+	case int:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(x)}
+	case float64:
+		s := pyFloat(x)
+		switch {
+		case math.IsNaN(x):
+			s = ".nan"
+		case math.IsInf(x, 1):
+			s = ".inf"
+		case math.IsInf(x, -1):
+			s = "-.inf"
+		case !reYAMLFloat.MatchString(s): // 1e+16 needs a dot to stay a float in YAML 1.1
+			s = strconv.FormatFloat(x, 'f', -1, 64)
+			if !strings.Contains(s, ".") {
+				s += ".0"
+			}
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: s}
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprint(v), Style: yaml.DoubleQuotedStyle}
 }
 
 // HostJSON returns what `ansible-inventory --host H` prints: the host's merged
