@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -138,6 +139,9 @@ func (inv *Inventory) loadFile(file string) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("inventory %s: %w", file, err)
+	}
+	if err := notVaulted(file, data); err != nil {
+		return err
 	}
 	ext := filepath.Ext(file)
 	yamlFirst := ext == "" || slices.Contains(varsExts, ext)
@@ -367,6 +371,9 @@ func loadVarsFile(file string) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading vars file: %w", err)
 	}
+	if err := notVaulted(file, data); err != nil {
+		return nil, err
+	}
 	root, d, err := parseYAMLFile(file, data)
 	if err != nil || root == nil {
 		return nil, err
@@ -382,6 +389,15 @@ func loadVarsFile(file string) (map[string]any, error) {
 		return nil, err
 	}
 	return v.(map[string]any), nil
+}
+
+// notVaulted refuses ansible-vault encrypted files with a clear message
+// instead of a confusing parse error.
+func notVaulted(file string, data []byte) error {
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("$ANSIBLE_VAULT;")) {
+		return fmt.Errorf("%s: vault-encrypted files are not supported: decrypt it (ansible-vault decrypt) or move secrets to passwords.yml", file)
+	}
+	return nil
 }
 
 // dirOf is Ansible's basedir() for inventory_dir.
