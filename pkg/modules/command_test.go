@@ -26,6 +26,7 @@ func TestSplitArgs(t *testing.T) {
 }
 
 func TestCommandModules(t *testing.T) {
+	t.Parallel()
 	for _, tg := range targets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			dir := tg.dir(t)

@@ -60,8 +60,8 @@ func (m copyModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if !m.template && hasContent == (src != "") {
 		a.bad("give exactly one of src and content")
 	}
-	if spec.dest == "" {
-		a.bad("dest is empty")
+	if !strings.HasPrefix(spec.dest, "/") {
+		a.bad("dest %q must be an absolute path", spec.dest)
 	}
 	if err := a.err(name); err != nil {
 		return Result{}, err
@@ -131,13 +131,17 @@ func (t *Task) readSource(kind, name string) (data []byte, display string, mode 
 			return nil, "", 0, fmt.Errorf("find %s %q: %w", kind, name, err)
 		}
 	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("read src: %w", err)
+	}
+	if st.IsDir() {
+		return nil, "", 0, fmt.Errorf("src %s is a directory: koala copies single files (give each file, or use a loop)", p)
+	}
 	if data, err = os.ReadFile(p); err != nil {
 		return nil, "", 0, fmt.Errorf("read src: %w", err)
 	}
-	if st, err := os.Stat(p); err == nil {
-		mode = st.Mode().Perm()
-	}
-	return data, p, mode, nil
+	return data, p, st.Mode().Perm(), nil
 }
 
 // readRemote reads a file on the host (copy's remote_src) and its mode.

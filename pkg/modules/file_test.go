@@ -10,6 +10,7 @@ import (
 )
 
 func TestCopyAndTemplate(t *testing.T) {
+	t.Parallel()
 	for _, tg := range targets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			dir := tg.dir(t)
@@ -87,6 +88,7 @@ func TestCopyAndTemplate(t *testing.T) {
 }
 
 func TestFile(t *testing.T) {
+	t.Parallel()
 	for _, tg := range targets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			dir := tg.dir(t)

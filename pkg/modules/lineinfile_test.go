@@ -55,6 +55,7 @@ func TestPythonTemplate(t *testing.T) {
 }
 
 func TestLineinfileAndStat(t *testing.T) {
+	t.Parallel()
 	for _, tg := range targets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			dir := tg.dir(t)

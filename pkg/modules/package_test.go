@@ -9,6 +9,7 @@ import (
 // TestPackage changes no package: it asks for one that is installed and, in
 // check mode, for one that is not.
 func TestPackage(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("apt-get"); err != nil {
 		t.Skip("not an apt host")
 	}

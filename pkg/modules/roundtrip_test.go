@@ -29,6 +29,7 @@ func (c *countingConn) Upload(ctx context.Context, r io.Reader, dst string, o tr
 // TestRoundTrips pins the number of host round trips per call: the engine's
 // speed on hundreds of hosts rests on it.
 func TestRoundTrips(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := &countingConn{Conn: transport.Local("local")}
 	f := filepath.Join(dir, "f")

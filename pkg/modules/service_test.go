@@ -48,6 +48,7 @@ esac
 }
 
 func TestService(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/run/systemd/system"); err == nil {
 		t.Skip("systemd runs this machine: the test's init script would need a unit")
 	}

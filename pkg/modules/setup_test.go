@@ -57,6 +57,7 @@ func TestParseFacts(t *testing.T) {
 }
 
 func TestSetup(t *testing.T) {
+	t.Parallel()
 	for _, tg := range targets(t) {
 		t.Run(tg.name, func(t *testing.T) {
 			r := run(t, tg.conn, "setup", map[string]any{})

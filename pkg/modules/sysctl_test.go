@@ -29,6 +29,7 @@ func TestEditSysctl(t *testing.T) {
 // TestSysctl never changes the kernel: values go to a scratch sysctl_file, and
 // sysctl_set only meets a value the key already has.
 func TestSysctl(t *testing.T) {
+	t.Parallel()
 	cur, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	if err != nil {
 		t.Skip("no /proc/sys/net/ipv4/ip_forward")

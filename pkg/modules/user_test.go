@@ -9,6 +9,7 @@ import (
 
 // TestUserGroup creates and removes uniquely named accounts only.
 func TestUserGroup(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
