@@ -40,13 +40,38 @@ func (l *localConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	c.Stdin, c.Stdout, c.Stderr = cmd.Stdin, &stdout, &stderr
+	c.Stdout, c.Stderr = &stdout, &stderr
+	// os/exec would wait for its stdin goroutine even after a cancel, and a
+	// Read that blocks cannot be interrupted: copy stdin through our own pipe.
+	var stdinW *os.File
+	if f, ok := cmd.Stdin.(*os.File); ok {
+		c.Stdin = f
+	} else if cmd.Stdin != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return Result{}, fmt.Errorf("run command on %s (local): %w", l.host, err)
+		}
+		defer r.Close()
+		c.Stdin, stdinW = r, w
+	}
 	// Its own process group, so cancelling reaches the command's children too;
 	// whatever ignores SIGTERM is killed after localWaitDelay.
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGTERM) }
 	c.WaitDelay = localWaitDelay
-	err := c.Run()
+	if err := c.Start(); err != nil {
+		if stdinW != nil {
+			stdinW.Close()
+		}
+		return Result{}, fmt.Errorf("run command on %s (local): %w", l.host, err)
+	}
+	if stdinW != nil {
+		go func() {
+			io.Copy(stdinW, cmd.Stdin)
+			stdinW.Close()
+		}()
+	}
+	err := c.Wait()
 	if ctx.Err() != nil {
 		return Result{}, fmt.Errorf("run command on %s (local): %w", l.host, ctx.Err())
 	}

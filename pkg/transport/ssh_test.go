@@ -161,7 +161,7 @@ func (b *blocking) Seek(off int64, whence int) (int64, error) {
 	return 0, nil
 }
 
-func testUpload(t *testing.T, c Conn, dir, owner string) {
+func testUpload(t *testing.T, c Conn, dir, owner, group string) {
 	dst := dir + "/file.conf"
 	ctx := testCtx(t)
 	if err := c.Upload(ctx, strings.NewReader("one\n"), dst, UploadOptions{}); err != nil {
@@ -169,10 +169,10 @@ func testUpload(t *testing.T, c Conn, dir, owner string) {
 	}
 	inode := mustExec(t, c, "stat -c %i "+dst)
 	// A non-seekable source takes the spooling path.
-	if err := c.Upload(ctx, io.MultiReader(strings.NewReader("two\n")), dst, UploadOptions{Mode: 0o640, Owner: owner, Group: owner}); err != nil {
+	if err := c.Upload(ctx, io.MultiReader(strings.NewReader("two\n")), dst, UploadOptions{Mode: 0o640, Owner: owner, Group: group}); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustExec(t, c, "cat "+dst+"; stat -c '%a %U %G' "+dst); got != "two\n640 "+owner+" "+owner {
+	if got := mustExec(t, c, "cat "+dst+"; stat -c '%a %U %G' "+dst); got != "two\n640 "+owner+" "+group {
 		t.Errorf("after upload: %q", got)
 	}
 	if mustExec(t, c, "stat -c %i "+dst) == inode {
@@ -210,7 +210,7 @@ func testUpload(t *testing.T, c Conn, dir, owner string) {
 
 func TestUpload(t *testing.T) {
 	_, c := connect(t)
-	testUpload(t, c, mustExec(t, c, "mktemp -d"), sshtest.User)
+	testUpload(t, c, mustExec(t, c, "mktemp -d"), sshtest.User, sshtest.User)
 }
 
 func TestBecome(t *testing.T) {
@@ -228,7 +228,7 @@ func TestBecome(t *testing.T) {
 	}
 	dir := mustExec(t, root, "mktemp -d /root/koala-transport-XXXXXX")
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	testUpload(t, root, dir, "root")
+	testUpload(t, root, dir, "root", "root")
 }
 
 func TestDial(t *testing.T) {
