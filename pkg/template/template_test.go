@@ -625,3 +625,32 @@ func TestLazy(t *testing.T) {
 		t.Errorf("error inside a lazy value = %v", err)
 	}
 }
+
+func TestImportsAndInheritance(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"macros.j2": "{% macro install(pkgs) %}RUN apt-get install -y {{ pkgs | join(' ') }}{% endmacro %}\n" +
+			"{% macro user(name, uid=42400) %}{{ name }}:{{ uid }}:{{ port }}{% endmacro %}\n",
+		"base.j2":  "FROM debian\n{% block header %}{% endblock %}\nRUN build\n{% block footer %}{% endblock %}\n",
+		"child.j2": "{% extends \"base.j2\" %}\n{% import \"macros.j2\" as macros with context %}\n{% block header %}\n{{ macros.install(['a', 'b']) }}\n{% endblock %}\n",
+		"from.j2":  "{% from \"macros.j2\" import install, user as u %}{{ install(['c']) }} {{ u('nova') }} {{ u('x', 1) }}\n",
+		"pongo.j2": "{% import \"macros.j2\" user %}{{ user('glance') }}\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := map[string]string{
+		"child.j2": "FROM debian\nRUN apt-get install -y a b\nRUN build\n",
+		"from.j2":  "RUN apt-get install -y c nova:42400:5000 x:1:5000\n",
+		"pongo.j2": "glance:42400:5000\n",
+	}
+	e := New()
+	for name, want := range cases {
+		got, err := e.RenderFile(filepath.Join(dir, name), testVars())
+		if err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}

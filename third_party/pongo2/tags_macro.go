@@ -112,9 +112,10 @@ func tagMacroParser(doc *Parser, start *Token, arguments *Parser) (INodeTag, *Er
 		}
 	}
 
-	if arguments.Match(TokenKeyword, "export") != nil {
-		macroNode.exported = true
-	}
+	// koala: every macro can be imported, as in Jinja2; pongo2's `export`
+	// keyword is still accepted.
+	arguments.Match(TokenKeyword, "export")
+	macroNode.exported = true
 
 	if arguments.Remaining() > 0 {
 		return nil, arguments.Error("Malformed macro-tag.", nil)

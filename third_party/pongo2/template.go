@@ -2,7 +2,6 @@ package pongo2
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"strings"
 )
@@ -131,16 +130,8 @@ func (tpl *Template) newContextForExecution(context Context) (*Template, *Execut
 
 	// koala: the caller's context is used as it is, not copied and checked key
 	// by key on every execution (vars maps hold thousands of keys); globals are
-	// looked up after it (ExecutionContext.lookup).
-	for k := range tpl.exportedMacros {
-		if _, has := context[k]; has {
-			return parent, nil, &Error{
-				Filename:  tpl.name,
-				Sender:    "execution",
-				OrigError: fmt.Errorf("context key name '%s' clashes with macro '%s'", k, k),
-			}
-		}
-	}
+	// looked up after it, and macros (tag-local) before it
+	// (ExecutionContext.lookup).
 	if context == nil {
 		context = Context{}
 	}
@@ -155,6 +146,9 @@ func (tpl *Template) execute(context Context, writer TemplateWriter) error {
 	if err != nil {
 		return err
 	}
+	if err := tpl.runChildDefinitions(ctx); err != nil {
+		return err
+	}
 
 	// Run the selected document
 	if err := parent.root.Execute(ctx, writer); err != nil {
@@ -163,6 +157,28 @@ func (tpl *Template) execute(context Context, writer TemplateWriter) error {
 
 	return nil
 }
+
+// runChildDefinitions runs the top-level imports, macros and sets of an
+// extending template and its ancestors below the root, as Jinja2 does, so
+// their blocks can use them (pongo2 ignores everything outside blocks).
+func (tpl *Template) runChildDefinitions(ctx *ExecutionContext) *Error {
+	for t := tpl; t != nil && t.parent != nil; t = t.parent {
+		for _, n := range t.root.Nodes {
+			switch n.(type) {
+			case *tagImportNode, *tagMacroNode, *tagSetNode:
+				if err := n.Execute(ctx, discardWriter{}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+type discardWriter struct{}
+
+func (discardWriter) Write(b []byte) (int, error)       { return len(b), nil }
+func (discardWriter) WriteString(s string) (int, error) { return len(s), nil }
 
 func (tpl *Template) newTemplateWriterAndExecute(context Context, writer io.Writer) error {
 	return tpl.execute(context, &templateWriter{w: writer})

@@ -209,7 +209,9 @@ func (set *TemplateSet) FromBytes(tpl []byte) (*Template, error) {
 
 // FromFile loads a template from a filename and returns a Template instance.
 func (set *TemplateSet) FromFile(filename string) (*Template, error) {
-	set.firstTemplateCreated = true
+	// koala: firstTemplateCreated is not set here: imports and includes call
+	// this from concurrent compiles, and it only guards BanFilter, which
+	// koala calls before any template exists.
 
 	_, _, fd, err := set.resolveTemplate(nil, filename)
 	if err != nil {
