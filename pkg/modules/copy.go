@@ -312,8 +312,11 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 		if modeChanged {
 			cmds = append(cmds, fmt.Sprintf("chmod %s -- %s", wantMode, quote(dest)))
 		}
-		if ownerChanged || groupChanged {
-			cmds = append(cmds, fmt.Sprintf("chown %s -- %s", quote(spec.owner+":"+spec.group), quote(dest)))
+		if ownerChanged {
+			cmds = append(cmds, fmt.Sprintf("chown %s -- %s", quote(spec.owner), quote(dest)))
+		}
+		if groupChanged {
+			cmds = append(cmds, fmt.Sprintf("chgrp %s -- %s", quote(spec.group), quote(dest)))
 		}
 		if _, err := t.mustExec(ctx, "set attributes of "+dest, strings.Join(cmds, " && ")); err != nil {
 			return Result{}, err

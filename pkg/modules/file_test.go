@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -55,6 +56,17 @@ func TestCopyAndTemplate(t *testing.T) {
 			mustChanged(t, run(t, c, "copy", a), true)
 			if st, _ := os.Stat(dest); st.Mode().Perm() != 0o600 {
 				t.Errorf("mode %v", st.Mode())
+			}
+
+			if tg.name != "ssh" {
+				// As root: a group alone changes the group and keeps the owner.
+				a["group"] = "daemon"
+				mustChanged(t, run(t, c, "copy", a), true)
+				mustChanged(t, run(t, c, "copy", a), false)
+				if st, _ := os.Stat(dest); st.Sys().(*syscall.Stat_t).Uid != 0 || st.Sys().(*syscall.Stat_t).Gid == 0 {
+					t.Errorf("group only: %+v", st.Sys())
+				}
+				delete(a, "group")
 			}
 
 			// src into a directory dest appends the basename.
