@@ -76,6 +76,8 @@ func TestFilters(t *testing.T) {
 		{"enable_foo | bool", false},
 		{"'True' | bool", true},
 		{"1 | bool", true},
+		{"'y' | bool", false},
+		{"' ON ' | bool", true},
 		{"nothing | bool", false},
 		{"undefined_thing | default('x')", "x"},
 		{"undefined_thing | d('x')", "x"},
@@ -323,7 +325,7 @@ func TestWhen(t *testing.T) {
 
 func TestTruthy(t *testing.T) {
 	truthy := []any{true, 1, 0.5, "yes", "True", "on", "1", "anything", []any{0}, map[string]any{"a": 1}}
-	falsy := []any{false, 0, 0.0, nil, "", "no", "False", "off", "0", " no ", []any{}, map[string]any{}}
+	falsy := []any{false, 0, 0.0, nil, "", "no", "False", "off", "0", " no ", "N", "f", "None", []any{}, map[string]any{}}
 	for _, v := range truthy {
 		if !Truthy(v) {
 			t.Errorf("Truthy(%#v) = false", v)

@@ -23,13 +23,13 @@ var Omit any = omitType{}
 // Jinja2's truth test (none, false, 0, "" and empty lists and maps are
 // false), except that a string is read the way the `bool` filter reads it, so
 // `when: enable_foo` with enable_foo: "no" is false as an operator expects:
-// "yes", "on", "true", "1" (any case) are true; "no", "off", "false", "0", ""
-// are false; any other non-empty string is true. Inside an expression
+// "no", "off", "false", "0", "n", "f", "none" (any case, as Ansible's
+// boolean()) and "" are false; any other string is true. Inside an expression
 // (`not x`, `x and y`) plain Jinja2 truthiness applies: write `x | bool`.
 func Truthy(v any) bool {
 	if s, ok := v.(string); ok {
 		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "", "no", "off", "false", "0", "n", "none":
+		case "", "no", "off", "false", "0", "n", "f", "none":
 			return false
 		}
 		return true
@@ -37,7 +37,9 @@ func Truthy(v any) bool {
 	return pongo2.Truthy(v)
 }
 
-// toBool is the `bool` filter: Ansible's to_bool.
+// toBool is the `bool` filter: Ansible's to_bool, where only "yes", "on",
+// "1", "true" (any case) and 1 are true. none is false (Ansible passes it
+// through, which prints as an empty string and tests false anyway).
 func toBool(v any) bool {
 	switch t := v.(type) {
 	case bool:
@@ -46,7 +48,7 @@ func toBool(v any) bool {
 		return false
 	case string:
 		switch strings.ToLower(strings.TrimSpace(t)) {
-		case "yes", "on", "1", "true", "y", "t":
+		case "yes", "on", "1", "true":
 			return true
 		}
 		return false
