@@ -46,7 +46,7 @@ func (b *becomeConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 		var prefix []byte
 		var err error
 		if script, prefix, err = withEnv(cmd.Cmd, cmd.Env); err != nil {
-			return Result{}, err
+			return Result{}, fmt.Errorf("run command on %s as %s: %w", b.Host(), b.user, err)
 		}
 		if stdin == nil {
 			stdin = bytes.NewReader(prefix)
