@@ -35,3 +35,9 @@ bench-engine: build
 .PHONY: bench-build
 bench-build: build
 	bench/build/run.sh
+
+# Fuzz the inventory parsers (they must never panic on any input).
+.PHONY: fuzz-inventory
+fuzz-inventory:
+	$(GO) test -run XXX -fuzz FuzzParseINI -fuzztime 60s ./pkg/inventory
+	$(GO) test -run XXX -fuzz FuzzParseYAML -fuzztime 60s ./pkg/inventory
