@@ -37,7 +37,7 @@ func init() {
 // mysqlConnectTimeout bounds the connection and the server's handshake.
 const mysqlConnectTimeout = 30 * time.Second
 
-var mysqlLoginArgs = []string{"login_host", "login_port", "login_user", "login_password", "login_unix_socket", "connect_timeout", "check_implicit_admin"}
+var mysqlLoginArgs = []string{"login_host", "login_port", "login_user", "login_password", "login_unix_socket", "connect_timeout"}
 
 // mysqlLogin is where and as whom to connect.
 type mysqlLogin struct {
@@ -79,7 +79,9 @@ func (t *Task) openMysql(ctx context.Context, l mysqlLogin, user, password strin
 	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return t.Conn.Dial(ctx, network, addr)
 	}
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = l.timeout, 5*time.Minute, 5*time.Minute
+	// No read/write timeouts: an SSH channel has no deadlines, and the
+	// driver fails on the first one it sets. The task's ctx bounds queries.
+	cfg.Timeout = l.timeout
 	cfg.InterpolateParams = true
 	cfg.Logger = &mysql.NopLogger{} // errors are returned, not printed
 	conn, err := mysql.NewConnector(cfg)
@@ -111,21 +113,23 @@ func (t *Task) connectMysql(ctx context.Context, module string, l mysqlLogin) (*
 // redact removes secret from an error's text (a server's syntax error quotes
 // the statement) and keeps the MySQL error number for errors.As.
 func redact(err error, secrets ...string) error {
-	msg := err.Error()
-	hit := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg, hit = strings.ReplaceAll(msg, s, "********"), true
+	scrub := func(s string) string {
+		for _, secret := range secrets {
+			if secret != "" {
+				s = strings.ReplaceAll(s, secret, "********")
+			}
 		}
+		return s
 	}
-	if !hit {
+	msg := err.Error()
+	if scrub(msg) == msg {
 		return err
 	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return &mysql.MySQLError{Number: me.Number, SQLState: me.SQLState, Message: strings.ReplaceAll(me.Message, secrets[0], "********")}
+		return &mysql.MySQLError{Number: me.Number, SQLState: me.SQLState, Message: scrub(me.Message)}
 	}
-	return errors.New(msg)
+	return errors.New(scrub(msg))
 }
 
 // quoteIdent quotes a MySQL identifier (a database name).
@@ -604,10 +608,12 @@ func (mysqlQueryModule) Run(ctx context.Context, t *Task) (Result, error) {
 	var results, counts []any
 	changed := false
 	for i, q := range queries {
-		// Ansible's mysql_query takes %s placeholders (PyMySQL's style).
-		stmt := strings.ReplaceAll(q, "%s", "?")
-		args := params
-		if i > 0 || !strings.Contains(stmt, "?") {
+		// Ansible's mysql_query takes %s placeholders (PyMySQL's style) and
+		// applies positional_args to every query that has them.
+		stmt, args := q, params
+		if strings.Contains(q, "%s") {
+			stmt = strings.ReplaceAll(q, "%s", "?")
+		} else {
 			args = nil
 		}
 		if readOnlyQuery.MatchString(stmt) {
