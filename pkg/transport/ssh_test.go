@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -488,5 +490,106 @@ func TestSpecFromVars(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "host bad") {
 			t.Errorf("%v: got %v, want an error naming the host", vars, err)
 		}
+	}
+}
+
+// frozenProxy forwards TCP to target until freeze is called; then it stops
+// moving bytes without closing anything, like a host that vanished.
+type frozenProxy struct {
+	net.Listener
+	frozen chan struct{}
+	once   sync.Once
+}
+
+func startProxy(t *testing.T, target string) *frozenProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &frozenProxy{Listener: l, frozen: make(chan struct{})}
+	t.Cleanup(func() { p.freeze(); l.Close() })
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			t.Cleanup(func() { in.Close(); out.Close() })
+			go p.pump(in, out)
+			go p.pump(out, in)
+		}
+	}()
+	return p
+}
+
+func (p *frozenProxy) freeze() { p.once.Do(func() { close(p.frozen) }) }
+
+func (p *frozenProxy) pump(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		select {
+		case <-p.frozen:
+			return
+		default:
+		}
+		if n > 0 {
+			dst.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func TestKeepAliveDetectsDeadHost(t *testing.T) {
+	f := sshtest.Start(t, 1)
+	proxy := startProxy(t, f.Hosts[0].Address())
+	s := spec(f.Hosts[0])
+	s.Address, s.Port = "127.0.0.1", proxy.Addr().(*net.TCPAddr).Port
+	p := newPool(t, PoolOptions{KeepAlive: 100 * time.Millisecond})
+	c, err := p.Get(testCtx(t), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, c, "true")
+	proxy.freeze()
+	waitFor(t, "keepalive to give up", func() bool { return !c.(*sshConn).alive() })
+	var ue *UnreachableError
+	if _, err := c.Exec(testCtx(t), Command{Cmd: "true"}); !errors.As(err, &ue) {
+		t.Errorf("exec after the host vanished: %v", err)
+	}
+}
+
+func TestConnectTimeout(t *testing.T) {
+	// Accepts connections and never says a word.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	key := filepath.Join(t.TempDir(), "key")
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	block, _ := ssh.MarshalPrivateKey(priv, "")
+	os.WriteFile(key, pem.EncodeToMemory(block), 0o600)
+	p := newPool(t, PoolOptions{ConnectTimeout: 200 * time.Millisecond})
+	_, err = p.Get(testCtx(t), HostSpec{Name: "silent", Address: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, User: "x", KeyFiles: []string{key}})
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("silent host: %v, want an *UnreachableError after the connect timeout", err)
 	}
 }
