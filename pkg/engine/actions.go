@@ -32,9 +32,10 @@ func (r *runner) engineAction(ctx context.Context, sc *scope, hs *hostState, t *
 			}
 		}
 		r.setVars(target, vars, false)
-		for k, v := range vars {
-			sc.vars[k] = v
-			sc.done[k] = true
+		if target == hs {
+			for k, v := range vars {
+				sc.set(k, v)
+			}
 		}
 		return ok("")
 	case "debug":
@@ -148,9 +149,10 @@ func (r *runner) engineAction(ctx context.Context, sc *scope, hs *hostState, t *
 			vars = map[string]any{ns: vars}
 		}
 		r.setVars(target, vars, false)
-		for k, v := range vars {
-			sc.vars[k] = v
-			sc.done[k] = true
+		if target == hs {
+			for k, v := range vars {
+				sc.set(k, v)
+			}
 		}
 		return ok("")
 	case "pause":

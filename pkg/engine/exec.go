@@ -281,7 +281,7 @@ func (s *scope) withItem(t *playbook.Task, item any, i, n int) *scope {
 			"revindex": n - i, "revindex0": n - i - 1,
 		}
 	}
-	return &scope{r: s.r, vars: v, done: done}
+	return &scope{r: s.r, vars: v, done: done, parent: s}
 }
 
 // loopItems templates a task's loop into its items.

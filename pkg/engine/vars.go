@@ -81,9 +81,19 @@ func inherited(fr *frame, t *playbook.Task, get func(*playbook.Task) any) any {
 
 // scope is the variables one task sees on one host, templated lazily.
 type scope struct {
-	r    *runner
-	vars map[string]any
-	done map[string]bool // names already templated in vars
+	r      *runner
+	vars   map[string]any
+	done   map[string]bool // names already templated in vars
+	parent *scope          // the task's scope, for a loop item's scope
+}
+
+// set defines a variable for the rest of the task (set_fact in a loop is
+// seen by the next item).
+func (s *scope) set(name string, v any) {
+	for ; s != nil; s = s.parent {
+		s.vars[name] = v
+		s.done[name] = true
+	}
 }
 
 // newScope merges every variable layer for host hs running t inside fr.
@@ -93,6 +103,9 @@ func (r *runner) newScope(hs *hostState, fr *frame, t *playbook.Task) *scope {
 	r.mu.Lock()
 	n := len(hs.inv) + len(hs.facts) + len(hs.vars) + len(ps.vars) + len(r.extra) + 24
 	v := make(map[string]any, n)
+	for _, ro := range ps.play.Roles {
+		copyInto(v, ro.Defaults)
+	}
 	for _, ro := range rs {
 		copyInto(v, ro.Defaults)
 	}
@@ -102,6 +115,9 @@ func (r *runner) newScope(hs *hostState, fr *frame, t *playbook.Task) *scope {
 		v["ansible_facts"] = factsView(hs.facts)
 	}
 	copyInto(v, ps.vars)
+	for _, ro := range ps.play.Roles {
+		copyInto(v, ro.Vars)
+	}
 	for _, ro := range rs {
 		copyInto(v, ro.Vars)
 	}

@@ -110,6 +110,7 @@ func (l *loader) playRoles(file string, n *yaml.Node) []*Task {
 		if ref == nil {
 			continue
 		}
+		l.addPublicTree(ref.Role)
 		out = append(out, l.expandRole(ref, "main.yml", seen, ref.Pos))
 	}
 	return out
@@ -178,6 +179,27 @@ func (l *loader) expandRole(ref *RoleRef, tasksFile string, seen map[string]bool
 	return blk
 }
 
+// addPublicTree makes r and its dependencies public, dependencies first.
+func (l *loader) addPublicTree(r *Role) {
+	for _, d := range r.Deps {
+		l.addPublicTree(d.Role)
+	}
+	l.addPublic(r)
+}
+
+// addPublic makes a role's defaults and vars visible to the whole play.
+func (l *loader) addPublic(r *Role) {
+	if l.curPlay == nil {
+		return
+	}
+	for _, x := range l.curPlay.Roles {
+		if x == r {
+			return
+		}
+	}
+	l.curPlay.Roles = append(l.curPlay.Roles, r)
+}
+
 func (l *loader) addHandlers(r *Role) {
 	if l.curPlay == nil {
 		return
@@ -213,6 +235,7 @@ func (l *loader) includeRole(ctx taskCtx, t *Task) {
 	t.IncludedRole = r
 	blk := l.expandRole(&RoleRef{Pos: t.Pos, Role: r, Vars: map[string]any{}}, from, map[string]bool{}, l.argPos(t, "tasks_from"))
 	if t.Action == "import_role" {
+		l.addPublicTree(r)
 		t.IsBlock, t.Block, t.Action, t.Args = true, blk.Block, "", nil
 		t.Role = r
 		return

@@ -84,6 +84,10 @@ type Play struct {
 	Tasks     []*Task
 	PostTasks []*Task
 	Handlers  []*Task
+	// Roles are the roles whose defaults and vars every task of the play
+	// sees (Ansible's public roles: those of roles:, their dependencies and
+	// import_role), in load order.
+	Roles []*Role
 }
 
 // VarsFile is a vars_files entry, loaded when the play starts.
