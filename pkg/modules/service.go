@@ -10,6 +10,9 @@ import (
 // systemd is not PID 1: then it drives /etc/init.d scripts and update-rc.d.
 type serviceModule struct {
 	systemd bool // the systemd module: name is optional (daemon_reload alone)
+	// marker is the directory whose presence means systemd is PID 1
+	// ("" = /run/systemd/system; tests point it elsewhere).
+	marker string
 }
 
 func init() {
@@ -30,7 +33,7 @@ func (m serviceModule) Args() (accepted, required []string) {
 const serviceScript = `
 fail() { echo "fail $*"; exit 0; }
 do_() { echo "change $*"; [ "$check" = 1 ] || "$@" >&2 || exit 1; }
-if [ -d /run/systemd/system ]; then
+if [ -d "$marker" ]; then
   echo "mgr systemd"
   if [ "$reexec" = 1 ]; then [ "$check" = 1 ] || systemctl daemon-reexec >&2 || exit 1; fi
   if [ "$reload" = 1 ]; then [ "$check" = 1 ] || systemctl daemon-reload >&2 || exit 1; fi
@@ -96,8 +99,12 @@ func (m serviceModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if err := a.err(modName); err != nil {
 		return Result{}, err
 	}
-	script := fmt.Sprintf("name=%s state=%s enabled=%s reload=%s reexec=%s check=%s\n%s",
-		quote(name), state, enabled, flag(reload), flag(reexec), flag(t.Check), serviceScript)
+	marker := m.marker
+	if marker == "" {
+		marker = "/run/systemd/system"
+	}
+	script := fmt.Sprintf("name=%s state=%s enabled=%s reload=%s reexec=%s check=%s marker=%s\n%s",
+		quote(name), state, enabled, flag(reload), flag(reexec), flag(t.Check), quote(marker), serviceScript)
 	res, err := t.exec(ctx, script)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s %s: %w", modName, name, err)

@@ -99,3 +99,55 @@ func TestService(t *testing.T) {
 		t.Errorf("missing service: %+v", r)
 	}
 }
+
+// TestServiceSystemd drives the systemd branch with a fake systemctl (this
+// machine's PID 1 is not systemd, and a test must not pretend it is for
+// everyone else).
+func TestServiceSystemd(t *testing.T) {
+	t.Parallel()
+	bin, st, marker := t.TempDir(), t.TempDir(), t.TempDir()
+	fake := `#!/bin/sh
+case "$1" in
+show) echo loaded ;;
+is-active) [ -f "$ST/active" ] && { echo active; exit 0; }; echo inactive; exit 3 ;;
+is-enabled) [ -f "$ST/enabled" ] && { echo enabled; exit 0; }; echo disabled; exit 1 ;;
+start|restart|reload-or-restart) touch "$ST/active"; echo "$1" >>"$ST/log" ;;
+stop) rm -f "$ST/active" ;;
+enable) touch "$ST/enabled" ;;
+disable) rm -f "$ST/enabled" ;;
+daemon-reload) echo daemon-reload >>"$ST/log" ;;
+*) echo "unexpected $*" >&2; exit 1 ;;
+esac
+`
+	if err := os.WriteFile(filepath.Join(bin, "systemctl"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := localTarget(t).conn
+	env := map[string]string{"PATH": bin + ":" + os.Getenv("PATH"), "ST": st}
+	do := func(a map[string]any, check bool) Result {
+		t.Helper()
+		r, err := serviceModule{systemd: true, marker: marker}.Run(t.Context(), &Task{Host: "local", Conn: c, Env: env, Args: a, Check: check})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	a := map[string]any{"name": "koala-fake.service", "state": "started", "enabled": true, "daemon_reload": true}
+	mustChanged(t, do(a, true), true)
+	if _, err := os.Stat(filepath.Join(st, "active")); err == nil {
+		t.Fatal("check mode started the unit")
+	}
+	r := do(a, false)
+	mustChanged(t, r, true)
+	if r.Data["service_mgr"] != "systemd" || r.Data["enabled"] != true || r.Data["state"] != "started" {
+		t.Errorf("data %v", r.Data)
+	}
+	mustChanged(t, do(a, false), false)
+	mustChanged(t, do(map[string]any{"name": "koala-fake.service", "state": "reloaded"}, false), true)
+	if log := readFile(t, filepath.Join(st, "log")); !strings.Contains(log, "reload-or-restart") || !strings.Contains(log, "daemon-reload") {
+		t.Errorf("log %q", log)
+	}
+	a = map[string]any{"name": "koala-fake.service", "state": "stopped", "enabled": false}
+	mustChanged(t, do(a, false), true)
+	mustChanged(t, do(a, false), false)
+}
