@@ -12,7 +12,7 @@ package template
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"sync"
 
@@ -22,9 +22,10 @@ import (
 // Engine renders templates and evaluates expressions. It is safe for
 // concurrent use and caches what it parses by (name, source).
 type Engine struct {
-	set   *pongo2.TemplateSet
-	tpls  sync.Map // cacheKey → *pongo2.Template
-	exprs sync.Map // cacheKey → *pongo2.Expr
+	set    *pongo2.TemplateSet
+	loader pongo2.TemplateLoader
+	tpls   sync.Map // cacheKey → *pongo2.Template
+	exprs  sync.Map // cacheKey → *pongo2.Expr
 }
 
 type cacheKey struct{ name, src string }
@@ -33,14 +34,21 @@ type cacheKey struct{ name, src string }
 // follows Ansible's Jinja2 settings: trim_blocks on (the newline after a
 // block tag is dropped), lstrip_blocks off, no HTML escaping.
 func New() *Engine {
-	set := pongo2.NewSet("koala", pongo2.MustNewLocalFileSystemLoader(""))
+	return NewWithLoader(pongo2.MustNewLocalFileSystemLoader(""))
+}
+
+// NewWithLoader is New with template files (RenderFile, include, import,
+// extends) read through loader rather than from the local file system, e.g.
+// an embedded tree or virtual files composed by the caller.
+func NewWithLoader(loader pongo2.TemplateLoader) *Engine {
+	set := pongo2.NewSet("koala", loader)
 	set.Options.TrimBlocks = true
 	set.Globals["range"] = pongo2.Callable(rangeFunc)
 	set.Globals["omit"] = Omit
 	if err := set.BanFilter("random"); err != nil { // output must not change between runs
 		panic(err)
 	}
-	return &Engine{set: set}
+	return &Engine{set: set, loader: loader}
 }
 
 // Render renders src, a template called name in error messages, with vars.
@@ -70,9 +78,15 @@ func (e *Engine) render(parent *pongo2.ExecutionContext, name, src string, vars 
 // RenderFile renders the template file at path; `include` and `extends`
 // inside it resolve relative to it.
 func (e *Engine) RenderFile(path string, vars map[string]any) (string, error) {
-	src, err := os.ReadFile(path)
+	// Read through the loader's idea of the path; keep the caller's name in
+	// messages (include/import resolve relative to it either way).
+	r, err := e.loader.Get(e.loader.Abs("", path))
 	if err != nil {
 		return "", fmt.Errorf("template: %w", err)
+	}
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return "", fmt.Errorf("template: %s: %w", path, err)
 	}
 	tpl, err := e.compile(path, string(src), true)
 	if err != nil {

@@ -3,6 +3,7 @@ package template
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -704,5 +705,30 @@ func TestImportsAndInheritance(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
 		}
+	}
+}
+
+type mapLoader map[string]string
+
+func (m mapLoader) Abs(base, name string) string { return name }
+func (m mapLoader) Get(path string) (io.Reader, error) {
+	src, ok := m[path]
+	if !ok {
+		return nil, fmt.Errorf("%s: no such template", path)
+	}
+	return strings.NewReader(src), nil
+}
+
+func TestLoader(t *testing.T) {
+	e := NewWithLoader(mapLoader{
+		"images/base/Dockerfile.j2": "FROM debian\n{% block footer %}{% endblock %}\n",
+		"override.j2":               "{% extends \"images/base/Dockerfile.j2\" %}{% block footer %}RUN {{ port }}{% endblock %}",
+	})
+	out, err := e.RenderFile("override.j2", testVars())
+	if err != nil || out != "FROM debian\nRUN 5000" /* trim_blocks drops the newline after endblock */ {
+		t.Errorf("RenderFile through a loader = %q, %v", out, err)
+	}
+	if _, err := e.RenderFile("absent.j2", nil); err == nil || !strings.Contains(err.Error(), "absent.j2: no such template") {
+		t.Errorf("missing template: %v", err)
 	}
 }
