@@ -1,8 +1,15 @@
 #!/bin/bash
 # Sourced by kolla_start before it execs the command (Kolla's contract).
 # Bootstrap mode (kolla-ansible runs it once): sync the database and exit.
+# With OS_BOOTSTRAP_PASSWORD set, also create the admin project, user, role and
+# the region (keystone-manage reads OS_BOOTSTRAP_* from the environment, so the
+# password never shows in a process argument).
 if [[ "${KOLLA_BOOTSTRAP:-}" != "" ]]; then
+    set -e
     sudo -H -u keystone keystone-manage db_sync
+    if [[ -n "${OS_BOOTSTRAP_PASSWORD:-}" ]]; then
+        sudo -H -E -u keystone keystone-manage bootstrap
+    fi
     exit 0
 fi
 # Apache is started in the foreground by the command; a stale pid file after a
