@@ -59,6 +59,7 @@ type litTok struct {
 	kind tokKind
 	text string // operator or name text
 	val  any    // number or decoded string
+	raw  bool   // a bytes literal (b'...'): cannot be concatenated with str
 }
 
 type litParser struct {
@@ -119,7 +120,7 @@ func (p *litParser) tokenize() error {
 				if strings.ContainsAny(name, "fF") {
 					return errNotLiteral // f-strings are not literals
 				}
-				p.toks = append(p.toks, litTok{kind: tkStr, val: v})
+				p.toks = append(p.toks, litTok{kind: tkStr, val: v, raw: strings.ContainsAny(name, "bB")})
 				i = j + n
 				continue
 			}
@@ -155,23 +156,23 @@ func scanNumber(s string) (int, any, error) {
 		base := map[byte]int{'x': 16, 'o': 8, 'b': 2}[s[1]|0x20]
 		i = 2
 		digits := strings.Builder{}
-		prevUnderscore := true // an underscore may follow the prefix
+		lastUnderscore := false // single underscores may separate digits, also after the prefix
 		for i < len(s) {
 			c := s[i]
-			if c == '_' && !prevUnderscore {
-				prevUnderscore = true
+			if c == '_' && !lastUnderscore {
+				lastUnderscore = true
 				i++
 				continue
 			}
 			if d := digitVal(c); d < base {
 				digits.WriteByte(c)
-				prevUnderscore = false
+				lastUnderscore = false
 				i++
 				continue
 			}
 			break
 		}
-		if digits.Len() == 0 || prevUnderscore || i < len(s) && isIdentByte(s[i]) {
+		if digits.Len() == 0 || lastUnderscore || i < len(s) && isIdentByte(s[i]) {
 			return 0, nil, errNotLiteral
 		}
 		v, err := strconv.ParseInt(digits.String(), base, 64)
@@ -387,6 +388,27 @@ func (p *litParser) startsAtom() bool {
 	return false
 }
 
+// number parses the operand of a unary sign: a number, maybe parenthesised
+// (Python folds the parentheses away; a nested sign is refused).
+func (p *litParser) number(depth int) (any, error) {
+	if depth > maxLiteralDepth {
+		return nil, errNotLiteral
+	}
+	t := p.next()
+	switch {
+	case t.kind == tkNum:
+		return t.val, nil
+	case t.kind == tkOp && t.text == "(":
+		v, err := p.number(depth + 1)
+		if err != nil || !p.isOp(")") {
+			return nil, errNotLiteral
+		}
+		p.next()
+		return v, nil
+	}
+	return nil, errNotLiteral
+}
+
 // seq parses items up to the closing op, allowing a trailing comma.
 func (p *litParser) seq(closing string, depth int, item func() error) (n int, trailingComma bool, err error) {
 	for {
@@ -420,7 +442,11 @@ func (p *litParser) atom(depth int) (any, error) {
 	case tkStr:
 		s := t.val.(string)
 		for p.peek().kind == tkStr { // implicit concatenation
-			s += p.next().val.(string)
+			n := p.next()
+			if n.raw != t.raw {
+				return nil, errNotLiteral // cannot mix bytes and str
+			}
+			s += n.val.(string)
 		}
 		if !utf8.ValidString(s) {
 			return nil, errNotLiteral
@@ -439,18 +465,15 @@ func (p *litParser) atom(depth int) (any, error) {
 	case tkOp:
 		switch t.text {
 		case "+", "-":
-			n := p.next()
-			if n.kind != tkNum {
-				return nil, errNotLiteral
+			v, err := p.number(depth + 1)
+			if err != nil || t.text == "+" {
+				return v, err
 			}
-			if t.text == "+" {
-				return n.val, nil
-			}
-			switch v := n.val.(type) {
+			switch x := v.(type) {
 			case int:
-				return -v, nil
+				return -x, nil
 			case float64:
-				return -v, nil
+				return -x, nil
 			}
 		case "[":
 			items := []any{}
