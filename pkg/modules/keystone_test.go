@@ -1,11 +1,19 @@
 package modules
 
 import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/endpoints"
+
+	"github.com/koala-stack/koala/pkg/container"
 )
 
 func TestParseKeystoneArgs(t *testing.T) {
@@ -59,5 +67,112 @@ func TestEndpointChanges(t *testing.T) {
 	}
 	if got := endpointChanges(have[:1], want[:1]); len(got) != 0 {
 		t.Errorf("unchanged endpoint: %+v", got)
+	}
+}
+
+// keystoneImage is built by testdata/keystone-image.sh: Debian's keystone
+// (Zed) with a synced SQLite database.
+const keystoneImage = "koala-test/keystone-deb:zed"
+
+// startKeystone runs Keystone on 127.0.0.1 (host network) with an admin
+// bootstrapped, and returns its URL.
+func startKeystone(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(container.DefaultSocket); err != nil {
+		t.Skipf("no Docker engine at %s: %v", container.DefaultSocket, err)
+	}
+	if exec.Command("docker", "image", "inspect", keystoneImage).Run() != nil {
+		t.Skipf("image %s absent: build it with pkg/modules/testdata/keystone-image.sh to test keystone_register against a real Keystone", keystoneImage)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	name := fmt.Sprintf("koala_test_keystone_%d", port)
+	script := fmt.Sprintf(`set -e
+keystone-manage bootstrap --bootstrap-password %s --bootstrap-region-id RegionOne \
+  --bootstrap-admin-url %[2]s/v3/ --bootstrap-internal-url %[2]s/v3/ --bootstrap-public-url %[2]s/v3/ >/dev/null 2>&1
+exec keystone-wsgi-public --host 127.0.0.1 --port %d`, keystoneAdminPassword, url, port)
+	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--network", "host", keystoneImage, "sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("start keystone: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		resp, err := http.Get(url + "/v3")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url
+			}
+		}
+		if time.Now().After(deadline) {
+			logs, _ := exec.Command("docker", "logs", "--tail", "30", name).CombinedOutput()
+			t.Fatalf("keystone did not answer at %s within 3 minutes: %v\n%s", url, err, logs)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+const keystoneAdminPassword = "adm1n-pw"
+
+// TestKeystoneRegister registers a service twice through a real sshd host
+// against a real Keystone: the second run changes nothing; a moved endpoint
+// and a changed password are corrected.
+func TestKeystoneRegister(t *testing.T) {
+	url := startKeystone(t)
+	c := sshConn(t)
+	args := func(glanceURL, pw string) map[string]any {
+		return map[string]any{
+			"auth":        map[string]any{"auth_url": url, "username": "admin", "password": keystoneAdminPassword, "project_name": "admin", "domain_name": "Default"},
+			"region_name": "RegionOne",
+			"services": []any{map[string]any{"name": "glance", "type": "image", "description": "Openstack Image", "endpoints": []any{
+				map[string]any{"interface": "internal", "url": glanceURL},
+				map[string]any{"interface": "public", "url": "http://public.example:9292"},
+			}}},
+			"users": []any{map[string]any{"project": "service", "user": "glance", "password": pw, "role": "admin"}},
+			"roles": []any{"koala_test_role"},
+		}
+	}
+	a := args("http://internal.example:9292", "glance-pw-1")
+
+	r := run(t, c, "keystone_register", a, check)
+	mustChanged(t, r, true)
+	r = run(t, c, "keystone_register", a)
+	mustChanged(t, r, true)
+	created := fmt.Sprint(r.Data["created"])
+	for _, want := range []string{"service glance (image)", "endpoint glance internal http://internal.example:9292", "endpoint glance public", "project service", "user glance", "role koala_test_role", "role admin for user glance on project service"} {
+		if !strings.Contains(created, want) {
+			t.Errorf("created %s: %q missing", created, want)
+		}
+	}
+	if strings.Contains(fmt.Sprint(r), "glance-pw-1") {
+		t.Errorf("the password leaked into the result: %+v", r)
+	}
+	if r := run(t, c, "keystone_register", a); r.Changed {
+		t.Fatalf("second run changed: %+v", r.Data)
+	}
+
+	// The check-mode run above created nothing: the real run did it all.
+	moved := args("http://moved.example:9292", "glance-pw-2")
+	r = run(t, c, "keystone_register", moved, check)
+	mustChanged(t, r, true)
+	r = run(t, c, "keystone_register", moved)
+	mustChanged(t, r, true)
+	updated := fmt.Sprint(r.Data["updated"])
+	if !strings.Contains(updated, "endpoint glance internal http://moved.example:9292 (was http://internal.example:9292)") || !strings.Contains(updated, "user glance password") {
+		t.Errorf("updated: %s", updated)
+	}
+	if r := run(t, c, "keystone_register", moved); r.Changed {
+		t.Fatalf("run after update changed: %+v", r.Data)
+	}
+
+	bad := args("http://moved.example:9292", "glance-pw-2")
+	bad["auth"].(map[string]any)["password"] = "wrong"
+	if _, err := runErr(t, c, "keystone_register", bad); err == nil || !strings.Contains(err.Error(), "log in as admin") || !strings.Contains(err.Error(), url) {
+		t.Errorf("bad admin password: %v", err)
 	}
 }
