@@ -28,24 +28,52 @@ import (
 // and keyword arguments.
 type filterFunc func(in any, args []any, kw map[string]any) (any, error)
 
+// argsFilterFunc is a filter that resolves lazy values (Engine.Lazy) in its
+// arguments itself, through a, when it reads them.
+type argsFilterFunc func(in any, args []any, kw map[string]any, a *pongo2.Args) (any, error)
+
 // filterNames lists the filters this package adds (for a test of coverage).
 var filterNames []string
 
-// register adds a filter to pongo2's (global) registry.
+// register adds a filter to pongo2's (global) registry. Its arguments arrive
+// with lazy values resolved.
 func register(name string, fn filterFunc) {
-	filterNames = append(filterNames, name)
-	pongo2.RegisterFilterWithArgs(name, wrapFilter(name, fn), false)
+	registerArgs(name, func(in any, args []any, kw map[string]any, a *pongo2.Args) (any, error) {
+		for i, v := range args {
+			r, err := a.ResolveDeep(v)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = r
+		}
+		for k, v := range kw {
+			r, err := a.ResolveDeep(v)
+			if err != nil {
+				return nil, err
+			}
+			kw[k] = r
+		}
+		return fn(in, args, kw)
+	})
 }
 
-func wrapFilter(name string, fn filterFunc) pongo2.FilterFunction {
-	return func(in, param *pongo2.Value) (*pongo2.Value, *pongo2.Error) {
+// registerArgs adds a filter that resolves its arguments itself: extract
+// and map, which are handed all of hostvars and read a few entries.
+func registerArgs(name string, fn argsFilterFunc) {
+	filterNames = append(filterNames, name)
+	pongo2.RegisterFilterWithArgs(name, func(in, param *pongo2.Value) (*pongo2.Value, *pongo2.Error) {
 		args, kw := unpackArgs(param)
-		out, err := fn(in.Interface(), args, kw)
+		a, _ := param.Interface().(*pongo2.Args)
+		out, err := fn(in.Interface(), args, kw, a)
 		if err != nil {
+			var pe *pongo2.Error
+			if errors.As(err, &pe) {
+				return nil, pe
+			}
 			return nil, &pongo2.Error{Sender: "filter:" + name, OrigError: fmt.Errorf("filter %s: %w", name, err)}
 		}
 		return pongo2.AsValue(out), nil
-	}
+	}, false)
 }
 
 func unpackArgs(param *pongo2.Value) ([]any, map[string]any) {
@@ -147,8 +175,8 @@ func init() {
 	register("dict2items", dict2itemsFilter)
 	register("items2dict", items2dictFilter)
 	register("dictsort", dictsortFilter)
-	register("map", mapFilter)
-	register("extract", extractFilter)
+	registerArgs("map", mapFilter)
+	registerArgs("extract", extractFilter)
 	register("select", selectFilter(true, false))
 	register("reject", selectFilter(false, false))
 	register("selectattr", selectFilter(true, true))
@@ -715,11 +743,11 @@ func dictsortFilter(in any, args []any, kw map[string]any) (any, error) {
 }
 
 // applyFilter runs another filter by name on a native value (for map()).
-func applyFilter(name string, in any, args []any, kw map[string]any) (any, error) {
+func applyFilter(name string, in any, args []any, kw map[string]any, a *pongo2.Args) (any, error) {
 	if !pongo2.HasFilter(name) {
 		return nil, fmt.Errorf("filter %q does not exist", name)
 	}
-	out, err := pongo2.ApplyFilter(name, pongo2.AsValue(in), pongo2.AsValue(toArgs(args, kw)))
+	out, err := pongo2.ApplyFilter(name, pongo2.AsValue(in), pongo2.AsValue(a.With(args, kw)))
 	if err != nil {
 		return nil, err.OrigError
 	}
@@ -738,19 +766,23 @@ func toArgs(args []any, kw map[string]any) *pongo2.Args {
 }
 
 // mapFilter is map(attribute='x', default=...) or map('filter', args...).
-func mapFilter(in any, args []any, kw map[string]any) (any, error) {
+func mapFilter(in any, args []any, kw map[string]any, a *pongo2.Args) (any, error) {
 	l, err := list(in)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]any, 0, len(l))
-	if a, ok := kw["attribute"]; ok {
-		def, hasDef := kw["default"]
+	if at, ok := kw["attribute"]; ok {
+		def, err := a.ResolveDeep(kw["default"])
+		if err != nil {
+			return nil, err
+		}
+		_, hasDef := kw["default"]
 		for i, e := range l {
-			v, ok := attr(e, str(a))
+			v, ok := attr(e, str(at))
 			if !ok {
 				if !hasDef {
-					return nil, fmt.Errorf("element %d has no attribute %q (add default=...)", i, str(a))
+					return nil, fmt.Errorf("element %d has no attribute %q (add default=...)", i, str(at))
 				}
 				v = def
 			}
@@ -763,7 +795,7 @@ func mapFilter(in any, args []any, kw map[string]any) (any, error) {
 	}
 	name := str(args[0])
 	for _, e := range l {
-		v, err := applyFilter(name, e, args[1:], kw)
+		v, err := applyFilter(name, e, args[1:], kw, a)
 		if err != nil {
 			return nil, err
 		}
@@ -774,7 +806,7 @@ func mapFilter(in any, args []any, kw map[string]any) (any, error) {
 
 // extractFilter is Ansible's extract(container, morekeys): container[in],
 // then each of morekeys in turn; `groups.x | map('extract', hostvars, 'ansible_host')`.
-func extractFilter(in any, args []any, kw map[string]any) (any, error) {
+func extractFilter(in any, args []any, kw map[string]any, a *pongo2.Args) (any, error) {
 	if err := needArgs(args, 1, 2); err != nil {
 		return nil, err
 	}
@@ -788,13 +820,19 @@ func extractFilter(in any, args []any, kw map[string]any) (any, error) {
 	}
 	v := args[0]
 	for _, k := range keys {
+		k, err := a.ResolveDeep(k)
+		if err != nil {
+			return nil, err
+		}
 		next, ok := index(v, k)
 		if !ok {
 			return nil, fmt.Errorf("no key %s in %s", pongo2.Repr(k), pongo2.TypeName(v))
 		}
-		v = next
+		if v, err = a.Resolve(next); err != nil {
+			return nil, err
+		}
 	}
-	return v, nil
+	return a.ResolveDeep(v)
 }
 
 func index(v, k any) (any, bool) {

@@ -650,6 +650,9 @@ func TestLazy(t *testing.T) {
 		"{% for h in ['h1', 'h2'] %}{{ hostvars[h].api_address }} {% endfor %}": "10.0.0.1 fd00::2 ",
 		"{{ services.api.enabled is sameas true }}":                             "True",
 		"{{ ports }}": "[5001, 80]",
+		// extract reads two entries of hostvars; the broken value in it is never rendered
+		"{{ ['h1', 'h2'] | map('extract', hostvars, 'api_address') | join(' ') }}":      "10.0.0.1 fd00::2",
+		"{{ ['h2'] | map('extract', hostvars, ['services', 'api', 'image']) | first }}": "quay.io/api",
 	}
 	for src, want := range cases {
 		got, err := e.Render("t.j2", src, h1)

@@ -97,9 +97,8 @@ func ApplyTest(name string, in *Value, args *Args) (*Value, error) {
 	return out, nil
 }
 
-// HasFilter and HasTest report whether a filter or test is registered.
+// HasFilter reports whether a filter is registered.
 func HasFilter(name string) bool { _, ok := filters[name]; return ok }
-func HasTest(name string) bool   { _, ok := tests[name]; return ok }
 
 // ParseExpression parses one Jinja2 expression, conditional expressions
 // included.
@@ -695,14 +694,20 @@ func (p *Parser) parseArgs() ([]callArg, *Error) {
 	return args, nil
 }
 
-func evalArgs(ctx *ExecutionContext, args []callArg) (pos []*Value, kw map[string]*Value, err *Error) {
+// evalArgs evaluates call arguments. With deep, lazy values inside them are
+// resolved; filters registered with RegisterFilterWithArgs resolve what they
+// read themselves (Args.ResolveDeep, Args.Resolve), so that passing a large
+// map such as hostvars costs nothing until it is read.
+func evalArgs(ctx *ExecutionContext, args []callArg, deep bool) (pos []*Value, kw map[string]*Value, err *Error) {
 	for _, a := range args {
 		v, err := a.e.Evaluate(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		if v, err = ctx.deepResolve(v, a.e.tok); err != nil {
-			return nil, nil, err
+		if deep {
+			if v, err = ctx.deepResolve(v, a.e.tok); err != nil {
+				return nil, nil, err
+			}
 		}
 		if a.name == "" {
 			pos = append(pos, v)
@@ -719,16 +724,16 @@ func evalArgs(ctx *ExecutionContext, args []callArg) (pos []*Value, kw map[strin
 // paramOf packs evaluated arguments into the one parameter a FilterFunction
 // takes: an *Args for filters registered with RegisterFilterWithArgs and for
 // tests, otherwise nothing or the single argument as pongo2 filters expect.
-func paramOf(pos []*Value, kw map[string]*Value, alwaysArgs bool) *Value {
+func paramOf(ctx *ExecutionContext, tok *Token, pos []*Value, kw map[string]*Value, alwaysArgs bool) *Value {
 	switch {
 	case alwaysArgs:
-		return AsValue(&Args{Pos: pos, Kw: kw})
+		return AsValue(&Args{Pos: pos, Kw: kw, ctx: ctx, tok: tok})
 	case len(pos) == 0 && len(kw) == 0:
 		return AsValue(nil)
 	case len(pos) == 1 && len(kw) == 0:
 		return pos[0]
 	}
-	return AsValue(&Args{Pos: pos, Kw: kw})
+	return AsValue(&Args{Pos: pos, Kw: kw, ctx: ctx, tok: tok})
 }
 
 func (p *Parser) parsePostfix(e *jexpr) (*jexpr, *Error) {
@@ -914,7 +919,7 @@ func call(callee *jexpr, tok *Token, args []callArg) *jexpr {
 		if err != nil {
 			return nil, err
 		}
-		pos, kw, err := evalArgs(ctx, args)
+		pos, kw, err := evalArgs(ctx, args, true)
 		if err != nil {
 			return nil, err
 		}
@@ -969,7 +974,7 @@ func methodCall(base *jexpr, nameTok *Token, args []callArg) *jexpr {
 		if err != nil {
 			return nil, err
 		}
-		pos, kw, err := evalArgs(ctx, args)
+		pos, kw, err := evalArgs(ctx, args, true)
 		if err != nil {
 			return nil, err
 		}
@@ -1053,11 +1058,11 @@ func (p *Parser) parseFilterCall(input *jexpr) (*jexpr, *Error) {
 		if in, err = ctx.deepResolve(in, nameTok); err != nil {
 			return nil, err
 		}
-		pos, kw, err := evalArgs(ctx, args)
+		pos, kw, err := evalArgs(ctx, args, !withArgs)
 		if err != nil {
 			return nil, err
 		}
-		out, err := fn(in, paramOf(pos, kw, withArgs))
+		out, err := fn(in, paramOf(ctx, nameTok, pos, kw, withArgs))
 		if err != nil {
 			return nil, err.updateFromTokenIfNeeded(ctx.template, nameTok)
 		}
@@ -1098,11 +1103,11 @@ func (p *Parser) parseTest(input *jexpr) (*jexpr, *Error) {
 		if in, err = ctx.deepResolve(in, nameTok); err != nil {
 			return nil, err
 		}
-		pos, kw, err := evalArgs(ctx, args)
+		pos, kw, err := evalArgs(ctx, args, true)
 		if err != nil {
 			return nil, err
 		}
-		out, err := fn(in, paramOf(pos, kw, true))
+		out, err := fn(in, paramOf(ctx, nameTok, pos, kw, true))
 		if err != nil {
 			return nil, err.updateFromTokenIfNeeded(ctx.template, nameTok)
 		}

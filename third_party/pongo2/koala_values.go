@@ -51,6 +51,50 @@ type Callable func(args []any, kwargs map[string]any) (any, error)
 type Args struct {
 	Pos []*Value
 	Kw  map[string]*Value
+
+	ctx *ExecutionContext // where the call is, to resolve lazy values in arguments
+	tok *Token
+}
+
+// Resolve resolves x if it is a lazy value (a Resolver), one level: what a
+// filter reads out of an argument, e.g. hostvars[h].x in extract.
+func (a *Args) Resolve(x any) (any, error) {
+	if a == nil || a.ctx == nil {
+		return x, nil
+	}
+	r, err := a.ctx.resolve(x, a.tok)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ResolveDeep resolves every lazy value inside x.
+func (a *Args) ResolveDeep(x any) (any, error) {
+	if a == nil || a.ctx == nil {
+		return x, nil
+	}
+	r, _, err := a.ctx.deepResolveAny(x, a.tok)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// With returns arguments for another filter called at the same place (map's
+// filter).
+func (a *Args) With(pos []any, kw map[string]any) *Args {
+	out := &Args{Kw: make(map[string]*Value, len(kw))}
+	if a != nil {
+		out.ctx, out.tok = a.ctx, a.tok
+	}
+	for _, v := range pos {
+		out.Pos = append(out.Pos, AsValue(v))
+	}
+	for k, v := range kw {
+		out.Kw[k] = AsValue(v)
+	}
+	return out
 }
 
 // native unwraps a *Value into the plain Go value it holds.
