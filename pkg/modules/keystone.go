@@ -434,10 +434,14 @@ func (k *ks) domainID(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("look up domain %s: %w", name, err)
 	}
-	if len(all) == 0 {
-		return "", fmt.Errorf("domain %s does not exist (keystone-manage bootstrap creates Default)", name)
+	if len(all) > 0 {
+		return all[0].ID, nil
 	}
-	return all[0].ID, nil
+	// Operators also write the domain's ID ("default") where a name goes.
+	if d, err := domains.Get(ctx, k.client, name).Extract(); err == nil {
+		return d.ID, nil
+	}
+	return "", fmt.Errorf("domain %s does not exist (keystone-manage bootstrap creates Default)", name)
 }
 
 // checkID stands for an object check mode did not create.

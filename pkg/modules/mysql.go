@@ -228,7 +228,11 @@ func parsePriv(v any) (privileges, error) {
 	}
 	switch x := v.(type) {
 	case nil:
+		return nil, nil
 	case string:
+		if strings.TrimSpace(x) == "" { // priv: "" is priv not given, not "revoke everything"
+			return nil, nil
+		}
 		for _, part := range strings.Split(x, "/") {
 			if strings.TrimSpace(part) == "" {
 				continue
