@@ -31,8 +31,9 @@ type RunOptions struct {
 	Threads         int               // parallel solves (default 4)
 	Retries         int               // extra attempts for a failed image
 	Push            bool
-	Insecure        bool // plain-HTTP registry (standalone buildkitd)
-	SkipExisting    bool // do not rebuild images the engine already has
+	Insecure        bool          // plain-HTTP registry (standalone buildkitd)
+	SkipExisting    bool          // do not rebuild images the engine already has
+	ImageTimeout    time.Duration // bound on one image's solve and push (default 2h)
 	NoCache         bool
 	SourceDateEpoch string // SOURCE_DATE_EPOCH: image created time and build arg
 	Revision        string // org.opencontainers.image.revision
@@ -356,6 +357,9 @@ func (pl *Plan) buildOne(ctx context.Context, b *Builder, o RunOptions, n string
 		defer f.Close()
 		log = f
 	}
+	if o.ImageTimeout <= 0 {
+		o.ImageTimeout = 2 * time.Hour
+	}
 	var err error
 	for attempt := 0; attempt <= o.Retries; attempt++ {
 		if attempt > 0 && log != nil {
@@ -369,7 +373,8 @@ func (pl *Plan) buildOne(ctx context.Context, b *Builder, o RunOptions, n string
 				status <- relabel(n, st)
 			}
 		}()
-		err = b.Build(ctx, Spec{
+		bctx, cancel := context.WithTimeout(ctx, o.ImageTimeout)
+		err = b.Build(bctx, Spec{
 			Name:            n,
 			ContextDir:      filepath.Join(o.WorkDir, n),
 			Dockerfile:      pl.Images[n].Dockerfile,
@@ -382,6 +387,10 @@ func (pl *Plan) buildOne(ctx context.Context, b *Builder, o RunOptions, n string
 			Progress:        log,
 			Status:          ch,
 		})
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("%w (the image took longer than %s)", err, o.ImageTimeout)
+		}
 		if err == nil || ctx.Err() != nil {
 			break
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/util/progress/progressui"
 	ucli "github.com/urfave/cli/v2"
@@ -50,6 +51,7 @@ func buildImagesCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "registry-insecure", Usage: "the registry speaks plain HTTP (standalone buildkitd; the engine decides by its own insecure-registries)"},
 			&ucli.IntFlag{Name: "threads", Value: 4, Usage: "images built at the same time"},
 			&ucli.IntFlag{Name: "retries", Value: 0, Usage: "extra attempts for an image that failed"},
+			&ucli.DurationFlag{Name: "image-timeout", Value: 2 * time.Hour, Usage: "give up on an image whose build (and push) takes longer"},
 			&ucli.StringFlag{Name: "buildkit-addr", Usage: "a standalone buildkitd: unix://PATH, tcp://HOST:PORT or docker-container://NAME (default: the Docker engine's)"},
 			&ucli.StringFlag{Name: "runtime-bin", Usage: "the kolla-runtime binary to put into base (default: kolla-runtime next to the koala binary)"},
 			&ucli.BoolFlag{Name: "no-cache", Usage: "do not use BuildKit's cache"},
@@ -143,6 +145,7 @@ func buildImages(c *ucli.Context) error {
 		WorkDir: c.String("work-dir"), LogsDir: c.String("logs-dir"), RuntimeBin: c.String("runtime-bin"),
 		Sources: conf.Sources, Threads: threads, Retries: retries, Push: c.Bool("push"),
 		Insecure: c.Bool("registry-insecure"), SkipExisting: c.Bool("skip-existing"), NoCache: c.Bool("no-cache"),
+		ImageTimeout:    c.Duration("image-timeout"),
 		SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"), Revision: Version,
 		Progress: c.App.ErrWriter, ProgressMode: progressui.DisplayMode(c.String("progress")),
 	}
