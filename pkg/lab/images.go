@@ -26,7 +26,7 @@ import (
 var imageFiles embed.FS
 
 // buildTimeout bounds building one lab image (apt-get from the mirror).
-const buildTimeout = 20 * time.Minute
+const buildTimeout = 30 * time.Minute
 
 // labImage is one of the lab's images and the directory of images/ it comes from.
 type labImage struct{ tag, dir string }
