@@ -111,6 +111,9 @@ func (c *sshConn) lost(err error) error {
 }
 
 func (c *sshConn) Exec(ctx context.Context, cmd Command) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("run command on %s: %w", c.host, err)
+	}
 	script, stdin := cmd.Cmd, cmd.Stdin
 	if len(cmd.Env) > 0 {
 		var prefix []byte

@@ -1,0 +1,42 @@
+package transport
+
+import (
+	"context"
+	"testing"
+
+	"github.com/koala-stack/koala/internal/sshtest"
+)
+
+// go test -run '^$' -bench . ./pkg/transport: the cost of one command on an
+// open connection, plain and through sudo, and of one small upload.
+func BenchmarkExec(b *testing.B) {
+	f := sshtest.Start(b, 1)
+	p := NewPool(PoolOptions{KnownHostsFile: f.KnownHosts, HostKeyPolicy: Strict})
+	defer p.Close()
+	h := f.Hosts[0]
+	c, err := p.Get(context.Background(), HostSpec{Name: h.Name, Address: h.Addr, Port: h.Port, User: h.User, KeyFiles: []string{h.KeyFile}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		conn Conn
+	}{{"plain", c}, {"become", Become(c, "")}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if res, err := bc.conn.Exec(context.Background(), Command{Cmd: "true"}); err != nil || res.RC != 0 {
+					b.Fatal(res.RC, err)
+				}
+			}
+		})
+	}
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := c.Exec(context.Background(), Command{Cmd: "true"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
