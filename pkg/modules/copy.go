@@ -297,12 +297,16 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 				opts.Mode = spec.srcMode
 			}
 		}
-		// An existing file also keeps its owner, when it is not the user's own.
-		if opts.Owner == "" && rf.exists && rf.owner != rf.user {
-			opts.Owner = rf.owner
-		}
-		if opts.Group == "" && rf.exists && rf.group != rf.ugroup {
-			opts.Group = rf.group
+		// An existing file also keeps its owner and group when root writes
+		// it; other users cannot give files away, and (like Ansible) end up
+		// owning the new version.
+		if rf.exists && rf.user == "root" {
+			if opts.Owner == "" && rf.owner != rf.user {
+				opts.Owner = rf.owner
+			}
+			if opts.Group == "" && rf.group != rf.ugroup {
+				opts.Group = rf.group
+			}
 		}
 		if err := t.Conn.Upload(ctx, bytes.NewReader(spec.content), dest, opts); err != nil {
 			return Result{}, fmt.Errorf("host %s: write %s: %w", t.Host, dest, err)

@@ -67,6 +67,13 @@ func TestCopyAndTemplate(t *testing.T) {
 					t.Errorf("group only: %+v", st.Sys())
 				}
 				delete(a, "group")
+				// Root rewriting someone else's file keeps its owner.
+				os.Chown(dest, 1, -1)
+				a["content"] = "three\n"
+				mustChanged(t, run(t, c, "copy", a), true)
+				if st, _ := os.Stat(dest); st.Sys().(*syscall.Stat_t).Uid != 1 {
+					t.Errorf("owner not kept: %+v", st.Sys())
+				}
 			}
 
 			// src into a directory dest appends the basename.
