@@ -34,21 +34,19 @@ type group struct {
 	parents  []*group
 	priority int
 	depth    int // longest path from "all"; computed by reconcile
-	order    int // creation order: all.children lists top-level groups in it
 }
 
 type host struct {
 	name   string
 	vars   map[string]any
 	groups []*group // direct groups only; ancestors are derived
-	order  int
 }
 
 // Inventory is a loaded inventory. The zero value is not usable: call Load or New.
 type Inventory struct {
 	mu     sync.RWMutex
 	groups map[string]*group
-	glist  []*group // creation order
+	glist  []*group // creation order: all.children lists top-level groups in it
 	hosts  map[string]*host
 	hlist  []*host // definition order
 
@@ -79,7 +77,7 @@ func (inv *Inventory) addGroup(name string) *group {
 	if g, ok := inv.groups[name]; ok {
 		return g
 	}
-	g := &group{name: name, vars: map[string]any{}, priority: 1, order: len(inv.glist)}
+	g := &group{name: name, vars: map[string]any{}, priority: 1}
 	inv.groups[name] = g
 	inv.glist = append(inv.glist, g)
 	return g
@@ -90,7 +88,7 @@ func (inv *Inventory) addGroup(name string) *group {
 func (inv *Inventory) addHost(name string, g *group, source string) *host {
 	h, ok := inv.hosts[name]
 	if !ok {
-		h = &host{name: name, vars: map[string]any{}, order: len(inv.hlist)}
+		h = &host{name: name, vars: map[string]any{}}
 		if source != "" {
 			h.vars["inventory_file"] = source
 			h.vars["inventory_dir"] = dirOf(source)

@@ -261,6 +261,24 @@ func TestPrecedence(t *testing.T) {
 			t.Errorf("%s %s = %#v, want %#v", c.host, c.key, got, c.want)
 		}
 	}
+	// With two sources, group_vars files apply source by source: the second
+	// source's openstack (shallow) beats the first one's control (deep), but
+	// group_vars/all of any source stays below every group's files.
+	two := mustLoad(t, "testdata/dirinv", "testdata/second/hosts")
+	for _, c := range []struct {
+		host, key string
+		want      any
+	}{
+		{"ctl01", "control_only", "from-second-openstack"},
+		{"ctl02", "api_interface", "eth9"},
+		{"ctl03", "api_interface", "eth1"},
+		{"ctl01", "api_interface", "eth-second-host"},
+		{"mon01", "api_interface", "eth-second-all"},
+	} {
+		if got := two.HostVars(c.host)[c.key]; !reflect.DeepEqual(got, c.want) {
+			t.Errorf("two sources: %s %s = %#v, want %#v", c.host, c.key, got, c.want)
+		}
+	}
 	if d.HasGroup("ignored") {
 		t.Error("ignored.ini in an inventory directory was loaded")
 	}
@@ -346,6 +364,8 @@ func TestMatch(t *testing.T) {
 		{"2001:db8::1", "2001:db8::1"},
 		{"w*:&app:!db5", "web01 web02 web03 weba.example.com webb.example.com webc.example.com db1 db9 2001:db8::1 10.0.0.1 10.0.0.2 later_grouped"},
 		{"cache01:db", "cache01 db1 db5"},
+		{"db*", "db1 db5 db9"}, // group db, and hosts matching the glob
+		{"~db", "db1 db5 db9"},
 	}
 	for _, tt := range tests {
 		got, err := inv.Match(tt.pattern)

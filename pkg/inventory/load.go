@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -176,14 +177,14 @@ func (inv *Inventory) clone() *Inventory {
 	out.glist = nil
 	gm := map[*group]*group{}
 	for _, g := range inv.glist {
-		c := &group{name: g.name, vars: cloneMap(g.vars), priority: g.priority, depth: g.depth, order: g.order}
+		c := &group{name: g.name, vars: maps.Clone(g.vars), priority: g.priority, depth: g.depth}
 		gm[g] = c
 		out.groups[c.name] = c
 		out.glist = append(out.glist, c)
 	}
 	hm := map[*host]*host{}
 	for _, h := range inv.hlist {
-		c := &host{name: h.name, vars: cloneMap(h.vars), order: h.order}
+		c := &host{name: h.name, vars: maps.Clone(h.vars)}
 		hm[h] = c
 		out.hosts[c.name] = c
 		out.hlist = append(out.hlist, c)
@@ -213,14 +214,6 @@ func (inv *Inventory) clone() *Inventory {
 // take adopts the structure parsed into a clone.
 func (inv *Inventory) take(o *Inventory) {
 	inv.groups, inv.glist, inv.hosts, inv.hlist, inv.warnings = o.groups, o.glist, o.hosts, o.hlist, o.warnings
-}
-
-func cloneMap(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // varsDir is the group_vars/ or host_vars/ directory of one source: for every
