@@ -3,6 +3,7 @@ package modules
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,8 +120,9 @@ func dockerTarget(t *testing.T) transport.Conn {
 
 func TestKollaContainer(t *testing.T) {
 	c := dockerTarget(t)
-	name := "koala_test_kolla_container"
-	vol := "koala_test_kolla_container_logs"
+	// Unique per process: `make test` may run in parallel in other trees.
+	name := fmt.Sprintf("koala_test_kolla_container_%d", os.Getpid())
+	vol := name + "_logs"
 	t.Cleanup(func() {
 		exec.Command("docker", "rm", "-f", name, name+"_bootstrap").Run()
 		exec.Command("docker", "volume", "rm", "-f", vol).Run()
@@ -218,7 +220,7 @@ func TestKollaContainer(t *testing.T) {
 
 func TestKollaContainerWaitHealthyFails(t *testing.T) {
 	c := dockerTarget(t)
-	name := "koala_test_unhealthy"
+	name := fmt.Sprintf("koala_test_unhealthy_%d", os.Getpid())
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
 	a := map[string]any{
 		"action": "start_container", "name": name, "image": probeImage, "command": "/probe",
