@@ -180,7 +180,8 @@ func TestYAMLErrors(t *testing.T) {
 		{"cycle", "a:\n  children:\n    b:\n      children:\n        a:\n", "creates a loop"},
 		{"plugin", "plugin: aws_ec2\n", "plugin configuration files"},
 		{"vault", "all:\n  vars:\n    x: !vault |\n      abc\n", "hosts.yml:3: vault-encrypted values are not supported"},
-		{"syntax", "all:\n  hosts: {a\n", "hosts.yml"},
+		{"syntax", "all:\n  hosts:\n    a: b: c\n", "hosts.yml:3: invalid YAML: mapping values are not allowed"},
+		{"not a mapping", "- a\n- b\n", "hosts.yml:1: a YAML inventory must be a mapping"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

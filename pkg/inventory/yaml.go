@@ -7,23 +7,31 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// errNotYAMLInventory marks data that is not a YAML inventory at all (not a
-// mapping), so the INI parser gets a chance, as Ansible's plugin chain does.
+// errNotYAMLInventory marks data that is not a YAML inventory at all (not
+// YAML, or not a mapping), so the INI parser gets a chance, as Ansible's
+// plugin chain does.
 var errNotYAMLInventory = errors.New("not a YAML inventory")
+
+// notYAML wraps such an error without changing its message.
+type notYAML struct{ err error }
+
+func (e notYAML) Error() string        { return e.err.Error() }
+func (e notYAML) Unwrap() error        { return e.err }
+func (e notYAML) Is(target error) bool { return target == errNotYAMLInventory }
 
 // parseYAML adds a YAML inventory (top-level keys are groups; each group has
 // optional hosts, vars and children mappings) to inv, like Ansible's yaml plugin.
 func (inv *Inventory) parseYAML(file string, data []byte) error {
 	root, d, err := parseYAMLFile(file, data)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errNotYAMLInventory, err)
+		return notYAML{err}
 	}
 	if root == nil {
-		return fmt.Errorf("%w: %s: empty YAML document", errNotYAMLInventory, file)
+		return notYAML{fmt.Errorf("%s: empty YAML document", file)}
 	}
 	root = resolve(root)
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("%w: %s:%d: a YAML inventory must be a mapping of groups", errNotYAMLInventory, file, root.Line)
+		return notYAML{fmt.Errorf("%s:%d: a YAML inventory must be a mapping of groups, found a %s", file, root.Line, kindName(root))}
 	}
 	keys, vals, err := d.pairs(root)
 	if err != nil {

@@ -20,6 +20,8 @@ var (
 	reYAMLInt   = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
 	reYAMLFloat = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
 	reYAMLNull  = regexp.MustCompile(`^(?:~|null|Null|NULL|)$`)
+
+	reYAMLErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
 // yamlDoc is a parsed YAML (or JSON) file whose scalars resolve like Ansible's.
@@ -34,7 +36,11 @@ type yamlDoc struct {
 func parseYAMLFile(file string, data []byte) (*yaml.Node, *yamlDoc, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", file, err)
+		// yaml.v3 says "yaml: line N: msg"; say "file:N: msg" like every other error.
+		if m := reYAMLErrLine.FindStringSubmatch(err.Error()); m != nil {
+			return nil, nil, fmt.Errorf("%s:%s: invalid YAML: %s", file, m[1], m[2])
+		}
+		return nil, nil, fmt.Errorf("%s: invalid YAML: %w", file, err)
 	}
 	d := &yamlDoc{file: file, isJSON: json.Valid(data), budget: 1 << 20, active: map[*yaml.Node]bool{}}
 	n := &root
