@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"reflect"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,5 +238,98 @@ func TestRuntimeErrorNamesTaskAndHost(t *testing.T) {
 func TestTruthyStrings(t *testing.T) {
 	if truthy("no") || truthy("False") || !truthy("yes") || !truthy([]any{1}) || truthy(template.Omit == nil) {
 		t.Error("truthy")
+	}
+}
+
+func TestNoLogHidesResults(t *testing.T) {
+	pb, _ := loadPB(t, map[string]string{
+		"site.yml": `- hosts: all
+  gather_facts: false
+  vars: {secret: hunter2}
+  tasks:
+    - name: show
+      debug: msg="{{ secret }}"
+      no_log: true
+    - name: loop
+      debug: msg="{{ item }}"
+      loop: ["{{ secret }}"]
+      no_log: true
+    - name: boom
+      fail: msg="bad {{ secret }}"
+      no_log: true
+`,
+	})
+	col := &collector{}
+	if _, err := Run(context.Background(), Options{Inventory: loadInv(t, "h1\n"), Playbook: pb, Sinks: []Sink{col}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"show", "loop", "boom"} {
+		r := col.results(name)["h1"]
+		if r == nil || !r.Hidden {
+			t.Fatalf("%s: %+v", name, r)
+		}
+		if s := fmt.Sprintf("%+v", *r); strings.Contains(s, "hunter2") {
+			t.Errorf("%s leaks the secret: %s", name, s)
+		}
+	}
+	if r := col.results("boom")["h1"]; r.Status != StatusFailed || r.Msg != hiddenMsg {
+		t.Errorf("boom: %+v", r)
+	}
+}
+
+func TestCancelStopsRun(t *testing.T) {
+	pb, _ := loadPB(t, map[string]string{
+		"site.yml": "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: wait\n      pause: seconds=3600\n    - name: never\n      debug: msg=x\n",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	col := &collector{}
+	sink := SinkFunc(func(e Event) {
+		col.Handle(e)
+		if s, ok := e.(*TaskStart); ok && s.Task == "wait" {
+			cancel()
+		}
+	})
+	_, err := Run(ctx, Options{Inventory: loadInv(t, "h1\nh2\n"), Playbook: pb, Sinks: []Sink{sink}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if len(col.results("never")) != 0 {
+		t.Error("a task after the cancel ran")
+	}
+}
+
+func TestEndHostAndFailedHostDropsOut(t *testing.T) {
+	pb, _ := loadPB(t, map[string]string{
+		"site.yml": `- hosts: all
+  gather_facts: false
+  tasks:
+    - meta: end_host
+      when: inventory_hostname == 'h1'
+    - name: fail h2
+      fail: {}
+      when: inventory_hostname == 'h2'
+    - name: after
+      debug: msg=x
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: second play
+      debug: msg=x
+`,
+	})
+	col := &collector{}
+	recap, err := Run(context.Background(), Options{Inventory: loadInv(t, "h1\nh2\nh3\n"), Playbook: pb, Sinks: []Sink{col}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := col.results("after"); len(got) != 1 || got["h3"] == nil {
+		t.Errorf("after ran on %v", got)
+	}
+	if got := col.results("second play"); len(got) != 2 || got["h2"] != nil {
+		t.Errorf("second play ran on %v", got)
+	}
+	if !reflect.DeepEqual(recap.FailedHosts(), []string{"h2"}) {
+		t.Errorf("failed hosts %v", recap.FailedHosts())
 	}
 }

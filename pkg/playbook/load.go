@@ -443,7 +443,48 @@ func (l *loader) loadPlay(dir Source, file string, pn *yaml.Node) *Play {
 		p.PostTasks = l.tasks(ctx, postN, false)
 	}
 	p.Handlers = append(p.Handlers, handlers...)
+	l.checkNotify(p)
 	return p
+}
+
+// checkNotify reports notify: names that no handler of the play answers to.
+func (l *loader) checkNotify(p *Play) {
+	known := map[string]bool{}
+	var names []string
+	for _, h := range p.Handlers {
+		keys := append([]string{h.Name}, h.Listen...)
+		if h.Role != nil && h.Name != "" {
+			keys = append(keys, h.Role.Name+" : "+h.Name)
+		}
+		for _, k := range keys {
+			if k != "" && !known[k] {
+				known[k] = true
+				names = append(names, k)
+			}
+		}
+	}
+	seen := map[*Task]bool{}
+	var walk func([]*Task)
+	walk = func(ts []*Task) {
+		for _, t := range ts {
+			if seen[t] {
+				continue
+			}
+			seen[t] = true
+			for _, n := range t.Notify {
+				if !known[n] && !HasTemplate(n) {
+					l.errorf(t.Pos, "notify: no handler named or listening to %q in this play%s", n, suggest(n, names))
+				}
+			}
+			walk(t.Block)
+			walk(t.Rescue)
+			walk(t.Always)
+			walk(t.Included)
+		}
+	}
+	for _, list := range [][]*Task{p.PreTasks, p.Tasks, p.PostTasks, p.Handlers} {
+		walk(list)
+	}
 }
 
 func (l *loader) serial(file string, v *yaml.Node) []any {

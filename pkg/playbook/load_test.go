@@ -124,7 +124,12 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
       loop_control: {loopvar: y}
     - name: free form on copy
       copy: just words
+    - name: bad notify
+      command: "true"
+      notify: restrat
   handlers:
+    - name: restart
+      command: "true"
     - debug: msg=anonymous
 `,
 	})
@@ -139,7 +144,8 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 		`pb/site.yml:20: role "nobody" not found`,
 		`pb/site.yml:24: unknown loop_control key "loopvar" (did you mean "loop_var"?)`,
 		`pb/site.yml:26: copy: argument "just" is not of the form key=value`,
-		`pb/site.yml:28: handler has neither name nor listen`,
+		`pb/site.yml:27: notify: no handler named or listening to "restrat" in this play (did you mean "restart"?)`,
+		`pb/site.yml:33: handler has neither name nor listen`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing problem %q in:\n%s", want, got)
