@@ -14,6 +14,9 @@ var (
 	reGroupName = regexp.MustCompile(`^([^:\]\s]+)\s*(?:#.*)?$`)
 )
 
+// maxINIErrors bounds how many mistakes one file reports.
+const maxINIErrors = 20
+
 // pending is a group named before it is declared ([p:children] naming it, or
 // a [g:vars] section), checked at the end of the file as Ansible does.
 type pending struct {
@@ -31,8 +34,13 @@ func (inv *Inventory) parseINI(file string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	lineErr := func(n int, format string, args ...any) error {
-		return fmt.Errorf("%s:%d: %s", file, n, fmt.Sprintf(format, args...))
+	// Mistakes are collected (up to maxINIErrors) so one run reports them all;
+	// the faulty line or section is skipped.
+	var errs []error
+	lineErr := func(n int, format string, args ...any) {
+		if len(errs) < maxINIErrors {
+			errs = append(errs, fmt.Errorf("%s:%d: %s", file, n, fmt.Sprintf(format, args...)))
+		}
 	}
 	pend := map[string]*pending{}
 	var pendOrder []string
@@ -69,8 +77,10 @@ func (inv *Inventory) parseINI(file string, data []byte) error {
 				state = "hosts"
 			}
 			if state != "hosts" && state != "children" && state != "vars" {
-				return lineErr(n, "section [%s:%s] has unknown type %q: use [%s], [%s:children] or [%s:vars]",
+				lineErr(n, "section [%s:%s] has unknown type %q: use [%s], [%s:children] or [%s:vars]",
 					m[1], m[2], m[2], m[1], m[1], m[1])
+				state = "skip"
+				continue
 			}
 			if _, ok := inv.groups[groupName]; !ok {
 				if _, isPending := pend[groupName]; state == "vars" && !isPending {
@@ -82,7 +92,7 @@ func (inv *Inventory) parseINI(file string, data []byte) error {
 				switch p.state {
 				case "children":
 					if err := resolvePending(groupName); err != nil {
-						return lineErr(n, "%v", err)
+						lineErr(n, "%v", err)
 					}
 				case "vars":
 					delete(pend, groupName)
@@ -91,25 +101,27 @@ func (inv *Inventory) parseINI(file string, data []byte) error {
 			continue
 		}
 		if line[0] == '[' && line[len(line)-1] == ']' {
-			return lineErr(n, "invalid section entry %q: a section is [group], [group:children] or [group:vars], without spaces", line)
+			lineErr(n, "invalid section entry %q: a section is [group], [group:children] or [group:vars], without spaces", line)
+			state = "skip"
+			continue
 		}
 		switch state {
 		case "hosts":
 			if err := inv.iniHostLine(file, groupName, line); err != nil {
-				return lineErr(n, "%v", err)
+				lineErr(n, "%v", err)
 			}
 		case "vars":
 			k, v, ok := strings.Cut(line, "=")
 			if !ok {
-				return lineErr(n, "expected key=value in [%s:vars], got %q", groupName, line)
-			}
-			if err := inv.setGroupVar(inv.groups[groupName], strings.TrimFunc(k, pyIsSpace), iniValue(strings.TrimFunc(v, pyIsSpace))); err != nil {
-				return lineErr(n, "%v", err)
+				lineErr(n, "expected key=value in [%s:vars], got %q", groupName, line)
+			} else if err := inv.setGroupVar(inv.groups[groupName], strings.TrimFunc(k, pyIsSpace), iniValue(strings.TrimFunc(v, pyIsSpace))); err != nil {
+				lineErr(n, "%v", err)
 			}
 		case "children":
 			m := reGroupName.FindStringSubmatch(line)
 			if m == nil {
-				return lineErr(n, "expected a group name in [%s:children], got %q", groupName, line)
+				lineErr(n, "expected a group name in [%s:children], got %q", groupName, line)
+				continue
 			}
 			child := m[1]
 			if _, ok := inv.groups[child]; !ok {
@@ -119,7 +131,7 @@ func (inv *Inventory) parseINI(file string, data []byte) error {
 					addPending(child, &pending{line: n, state: "children", parents: []string{groupName}})
 				}
 			} else if err := inv.addChild(inv.groups[groupName], inv.groups[child]); err != nil {
-				return lineErr(n, "%v", err)
+				lineErr(n, "%v", err)
 			}
 		}
 	}
@@ -129,13 +141,14 @@ func (inv *Inventory) parseINI(file string, data []byte) error {
 			continue
 		}
 		if p.state == "vars" {
-			return lineErr(p.line, "section [%s:vars] is for group %q, which is not defined: add a [%s] or [%s:children] section",
+			lineErr(p.line, "section [%s:vars] is for group %q, which is not defined: add a [%s] or [%s:children] section",
 				name, name, name, name)
+		} else {
+			lineErr(p.line, "section [%s:children] includes undefined group %q: declare it with [%s] or [%s:children]",
+				p.parents[len(p.parents)-1], name, name, name)
 		}
-		return lineErr(p.line, "section [%s:children] includes undefined group %q: declare it with [%s] or [%s:children]",
-			p.parents[len(p.parents)-1], name, name, name)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // iniHostLine handles "pattern [k=v ...]" in a hosts section.

@@ -171,6 +171,19 @@ func TestINIErrors(t *testing.T) {
 	}
 }
 
+func TestINIReportsAllMistakes(t *testing.T) {
+	p := writeInv(t, "hosts.ini", "h1 novalue\n[a:bogus]\nignored line\n[b]\nh2 x\n[c:children]\nnope\n")
+	_, err := Load(p)
+	for _, want := range []string{"hosts.ini:1:", "hosts.ini:2:", "hosts.ini:5:", "hosts.ini:7:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not report %s", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "hosts.ini:3:") {
+		t.Errorf("a line of a bad section was reported: %v", err)
+	}
+}
+
 func TestYAMLErrors(t *testing.T) {
 	tests := []struct {
 		name, content, want string
