@@ -93,6 +93,11 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 	if _, err := os.Stat(pbPath); err != nil {
 		return nil, fmt.Errorf("%s: %w (is --playbook-dir a koala tree with playbook/ and roles/?)", a.Name, err)
 	}
+	// group_vars/ and host_vars/ next to the playbook (kolla-ansible's
+	// group_vars/all.yml): inventory precedence, as ansible-playbook loads them.
+	if err := inv.AddPlaybookVars(filepath.Dir(pbPath)); err != nil {
+		return nil, err
+	}
 	rolesDir := filepath.Join(tree, "roles")
 	roles := playbook.Source{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir}
 	pb, err := engine.LoadPlaybook(pbPath, []playbook.Source{roles})

@@ -243,6 +243,26 @@ func (inv *Inventory) loadVarsDirs(dirs []string) error {
 	return nil
 }
 
+// AddPlaybookVars applies the group_vars/ and host_vars/ directories next to
+// a playbook (dir is the playbook's directory), as Ansible's host_group_vars
+// plugin does for the play: group_vars/all of the playbook above the
+// inventory's group_vars/all, a group's file of the playbook above the
+// inventory's file of that group, both below host vars; host_vars/ of the
+// playbook above the inventory's host_vars/. A missing directory adds nothing.
+func (inv *Inventory) AddPlaybookVars(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("playbook vars %s: %w", dir, err)
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if err := inv.loadVarsDirs([]string{abs}); err != nil {
+		return err
+	}
+	inv.merged = map[string]map[string]any{}
+	return nil
+}
+
 func (inv *Inventory) readVarsDir(dir string, known func(string) bool) (varsDir, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
