@@ -1,6 +1,8 @@
 package modules
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"encoding/json"
 	"io"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -102,6 +105,52 @@ func TestWaitFor(t *testing.T) {
 				t.Errorf("absent timeout: %+v", r)
 			}
 			mustChanged(t, run(t, c, "wait_for_connection", map[string]any{"timeout": 10}), false)
+		})
+	}
+}
+
+func TestGetURL(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path != "/key.asc" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("KEY\n"))
+	}))
+	defer srv.Close()
+	sum := "sha256:" + fmt.Sprintf("%x", sha256.Sum256([]byte("KEY\n")))
+	for _, tg := range targets(t) {
+		t.Run(tg.name, func(t *testing.T) {
+			c := tg.conn
+			dir := tg.dir(t)
+			a := map[string]any{"url": srv.URL + "/key.asc", "dest": dir + "/", "mode": "0644", "checksum": sum}
+			mustChanged(t, run(t, c, "get_url", a, check), true)
+			if _, err := os.Stat(filepath.Join(dir, "key.asc")); err == nil {
+				t.Fatal("check mode downloaded")
+			}
+			r := run(t, c, "get_url", a)
+			mustChanged(t, r, true)
+			if got := readFile(t, filepath.Join(dir, "key.asc")); got != "KEY\n" || r.Data["dest"] != filepath.Join(dir, "key.asc") {
+				t.Errorf("get_url: %q %v", got, r.Data)
+			}
+			before := hits.Load()
+			mustChanged(t, run(t, c, "get_url", a), false)
+			if hits.Load() != before {
+				t.Error("a present file with the right checksum was downloaded again")
+			}
+			a["checksum"] = "sha256:" + strings.Repeat("0", 64)
+			a["force"] = true
+			r = run(t, c, "get_url", a)
+			if !r.Failed || !strings.Contains(r.Msg, "checksum mismatch") {
+				t.Errorf("bad checksum: %+v", r)
+			}
+			r = run(t, c, "get_url", map[string]any{"url": srv.URL + "/missing", "dest": dir + "/m"})
+			if !r.Failed || !strings.Contains(r.Msg, "404") || !strings.Contains(r.Msg, c.Host()) {
+				t.Errorf("404: %+v", r)
+			}
 		})
 	}
 }
