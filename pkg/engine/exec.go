@@ -53,7 +53,7 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 	var onceChanged bool
 	r.forEach(ctx, targets, func(hs *hostState) {
 		res, written, changed := r.execTask(ctx, hs, t, fr)
-		r.record(hs, res, changed && len(t.Notify) > 0)
+		r.record(hs, res)
 		if changed && len(t.Notify) > 0 {
 			r.notify(hs, t.Notify)
 		}
@@ -100,7 +100,7 @@ func (r *runner) checkFailLimits(counts map[Status]int) {
 }
 
 // record updates a host's counters and state for a result and emits it.
-func (r *runner) record(hs *hostState, res *HostResult, _ bool) {
+func (r *runner) record(hs *hostState, res *HostResult) {
 	r.mu.Lock()
 	switch res.Status {
 	case StatusOK:
@@ -556,9 +556,8 @@ func (r *runner) describe(res *HostResult, outs []outcome, labels []string, loop
 			res.Msg = hiddenMsg
 		}
 		if loop {
-			for i, o := range outs {
+			for _, o := range outs {
 				res.Items = append(res.Items, ItemResult{Label: "(hidden)", Status: o.status})
-				_ = i
 			}
 		}
 		return

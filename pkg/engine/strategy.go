@@ -23,6 +23,7 @@ type playState struct {
 	endPlay  bool                                   // meta: end_play, any_errors_fatal, max_fail_percentage
 }
 
+// activeNames lists the play's hosts that have not failed; r.mu is held.
 func (ps *playState) activeNames() []string {
 	out := make([]string, 0, len(ps.all))
 	for _, h := range ps.all {
@@ -335,7 +336,7 @@ func (r *runner) runInclude(ctx context.Context, hosts []*hostState, t *playbook
 			}
 			g.hosts = append(g.hosts, hs)
 		}
-		r.record(hs, res, false)
+		r.record(hs, res)
 		counts[res.Status]++
 	}
 	r.bus.emit(&TaskEnd{Task: name, Counts: counts})

@@ -126,9 +126,10 @@ func (r *runner) newScope(hs *hostState, fr *frame, t *playbook.Task) *scope {
 	}
 	copyInto(v, t.Vars)
 	copyInto(v, hs.vars)
+	active := ps.activeNames()
 	r.mu.Unlock()
 	copyInto(v, r.extra)
-	r.magic(v, hs, rs)
+	r.magic(v, hs, rs, active)
 	return &scope{r: r, vars: v, done: map[string]bool{}}
 }
 
@@ -148,7 +149,7 @@ func factsView(facts map[string]any) map[string]any {
 }
 
 // magic sets Ansible's special variables.
-func (r *runner) magic(v map[string]any, hs *hostState, rs []*playbook.Role) {
+func (r *runner) magic(v map[string]any, hs *hostState, rs []*playbook.Role, active []string) {
 	ps := r.play
 	v["inventory_hostname"] = hs.name
 	short, _, _ := strings.Cut(hs.name, ".")
@@ -161,7 +162,6 @@ func (r *runner) magic(v map[string]any, hs *hostState, rs []*playbook.Role) {
 	v["ansible_verbosity"] = r.opts.Verbosity
 	v["ansible_play_hosts_all"] = ps.allNames
 	v["ansible_play_batch"] = ps.batchNames
-	active := ps.activeNames()
 	v["ansible_play_hosts"] = active
 	v["play_hosts"] = active
 	if len(rs) > 0 {

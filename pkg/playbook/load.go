@@ -879,6 +879,9 @@ func (l *loader) action(ctx taskCtx, t *Task, k, v, argsN *yaml.Node) {
 		l.checkValue(t.ArgPos[key], name+" "+key, val)
 	}
 	l.checkArgs(t)
+	if t.HasLoop && (name == "include_tasks" || name == "include_role" || name == "import_tasks" || name == "import_role") {
+		l.errorf(t.Pos, "%s with a loop is not supported by koala: loop inside the included file instead", name)
+	}
 	switch name {
 	case "include_tasks", "import_tasks":
 		l.includeTasks(ctx, t)
