@@ -48,6 +48,7 @@ func (kollaContainer) Args() (accepted, required []string) {
 		"pid_mode", "tty", "common_options", "timeout", "ignore_missing",
 		"graceful_timeout", "client_timeout", "container_engine", "auth_email",
 		"auth_password", "auth_registry", "auth_username", "api_version",
+		"config_dir",
 	}, []string{"action"}
 }
 
@@ -58,6 +59,11 @@ type containerArgs struct {
 	detach        bool
 	timeout       time.Duration
 	ignoreMissing bool
+	// configDir is the container's config directory on the host (koala's
+	// addition): recreate_or_restart_container restarts a container whose
+	// spec is unchanged only when the files under it changed since the
+	// container was last (re)started.
+	configDir string
 }
 
 // parseContainerArgs reads the task's arguments. As in kolla-ansible,
@@ -104,6 +110,10 @@ func parseContainerArgs(m map[string]any) (containerArgs, error) {
 		action:        a.choice("", "action", kollaContainerActions...),
 		detach:        a.boolean(true, "detach"),
 		ignoreMissing: a.boolean(false, "ignore_missing"),
+		configDir:     a.str("", "config_dir"),
+	}
+	if ca.configDir != "" && !strings.HasPrefix(ca.configDir, "/") {
+		a.bad("config_dir: %q: want an absolute path on the host", ca.configDir)
 	}
 	if a.has("timeout") {
 		ca.timeout = time.Duration(a.integer(0, "timeout")) * time.Second
@@ -391,6 +401,16 @@ func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (
 			return ca.runOnce(ctx, t, c)
 		}
 		restart := ca.action == "recreate_or_restart_container"
+		var cfg configHash
+		if ca.configDir != "" {
+			var err error
+			if cfg, err = ca.readConfigHash(ctx, t); err != nil {
+				return Result{}, err
+			}
+			// Only a config change since the last (re)start restarts an
+			// unchanged container; a new or recreated one reads the config anyway.
+			restart = restart && cfg.changed()
+		}
 		if t.Check {
 			d, why, err := c.Compare(ctx, s)
 			if err != nil {
@@ -404,6 +424,11 @@ func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (
 		did, err := c.Ensure(ctx, s, restart)
 		if err != nil {
 			return Result{}, err
+		}
+		if ca.configDir != "" && cfg.changed() {
+			if err := ca.recordConfigHash(ctx, t, cfg.now); err != nil {
+				return Result{}, err
+			}
 		}
 		return Result{Changed: did != "", Msg: did, Data: map[string]any{"result": did}}, nil
 
@@ -476,6 +501,45 @@ func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (
 		return Result{}, nil
 	}
 	return Result{}, fmt.Errorf("action %q not handled (bug)", ca.action)
+}
+
+// configHashDir holds, per container, the hash of its config directory when
+// it was last (re)started by kolla_container.
+const configHashDir = "/var/lib/koala/config-hash"
+
+// configHash is a config directory's content hash now and as recorded.
+type configHash struct{ now, recorded string }
+
+func (h configHash) changed() bool { return h.now != h.recorded }
+
+// readConfigHash hashes every file (path and content) under config_dir and
+// reads the recorded hash, in one command on the host.
+func (ca containerArgs) readConfigHash(ctx context.Context, t *Task) (configHash, error) {
+	dir, rec := quote(ca.configDir), quote(configHashDir+"/"+ca.spec.Name)
+	cmd := "test -d " + dir + " || { echo 'no such directory' >&2; exit 3; }; " +
+		"cd " + dir + " && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum | sha256sum | cut -d' ' -f1 && " +
+		"{ cat " + rec + " 2>/dev/null || true; }"
+	res, err := t.mustExec(ctx, "hashing config_dir "+ca.configDir, cmd)
+	if err != nil {
+		return configHash{}, err
+	}
+	f := strings.Fields(string(res.Stdout))
+	if len(f) == 0 {
+		return configHash{}, fmt.Errorf("host %s: hashing config_dir %s: no output", t.Host, ca.configDir)
+	}
+	h := configHash{now: f[0]}
+	if len(f) > 1 {
+		h.recorded = f[1]
+	}
+	return h, nil
+}
+
+// recordConfigHash records the hash the container now runs with.
+func (ca containerArgs) recordConfigHash(ctx context.Context, t *Task, hash string) error {
+	rec := configHashDir + "/" + ca.spec.Name
+	_, err := t.mustExec(ctx, "recording the config hash of "+ca.spec.Name,
+		"mkdir -p "+quote(configHashDir)+" && printf '%s\\n' "+quote(hash)+" > "+quote(rec+".tmp")+" && mv "+quote(rec+".tmp")+" "+quote(rec))
+	return err
 }
 
 // runOnce runs a bootstrap container (detach: false) to completion. Its

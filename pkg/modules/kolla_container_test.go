@@ -234,3 +234,56 @@ func TestKollaContainerWaitHealthyFails(t *testing.T) {
 		t.Fatalf("want a failure naming %s, got %+v", name, r)
 	}
 }
+
+// config_dir: recreate_or_restart_container restarts an unchanged container
+// only when the files under its config directory changed since its last
+// (re)start, so a role needs no handler and a no-change run restarts nothing.
+func TestKollaContainerConfigDir(t *testing.T) {
+	c := dockerTarget(t)
+	name := fmt.Sprintf("koala_test_config_dir_%d", os.Getpid())
+	cfg := t.TempDir()
+	t.Cleanup(func() {
+		exec.Command("docker", "rm", "-f", name).Run()
+		os.Remove(filepath.Join("/var/lib/koala/config-hash", name))
+	})
+	if err := os.WriteFile(filepath.Join(cfg, "a.conf"), []byte("one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := map[string]any{
+		"action": "recreate_or_restart_container", "name": name, "image": probeImage,
+		"command": "/probe", "config_dir": cfg,
+	}
+	r := run(t, c, "kolla_container", a)
+	if r.Msg != "created" {
+		t.Fatalf("first run: %+v", r)
+	}
+	started := r.Data["container"].(map[string]any)["started_at"]
+	mustChanged(t, run(t, c, "kolla_container", a), false)
+	mustChanged(t, run(t, c, "kolla_container", a, check), false)
+
+	if err := os.WriteFile(filepath.Join(cfg, "a.conf"), []byte("two\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustChanged(t, run(t, c, "kolla_container", a, check), true)
+	r = run(t, c, "kolla_container", a)
+	if st := r.Data["container"].(map[string]any); r.Msg != "restarted" || st["started_at"] == started {
+		t.Fatalf("after a config change: msg %q state %v", r.Msg, r.Data["container"])
+	}
+	mustChanged(t, run(t, c, "kolla_container", a), false)
+
+	// A new file counts too.
+	if err := os.WriteFile(filepath.Join(cfg, "b.conf"), []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustChanged(t, run(t, c, "kolla_container", a), true)
+	mustChanged(t, run(t, c, "kolla_container", a), false)
+
+	bad := map[string]any{"action": "recreate_or_restart_container", "name": name, "image": probeImage, "config_dir": "relative/dir"}
+	if _, err := parseContainerArgs(bad); err == nil || !strings.Contains(err.Error(), "config_dir") {
+		t.Errorf("relative config_dir: %v", err)
+	}
+	missing := map[string]any{"action": "recreate_or_restart_container", "name": name, "image": probeImage, "config_dir": filepath.Join(cfg, "nope")}
+	if _, err := runErr(t, c, "kolla_container", missing); err == nil || !strings.Contains(err.Error(), "no such directory") {
+		t.Errorf("missing config_dir: %v", err)
+	}
+}
