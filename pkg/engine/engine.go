@@ -132,18 +132,14 @@ func Run(ctx context.Context, opts Options) (*Recap, error) {
 	if err == nil {
 		err = ctx.Err()
 	}
+	r.mu.Lock()
 	for _, h := range r.inv.Hosts() {
-		if hs := r.hosts[h]; hs != nil {
+		if hs := r.hosts[h]; hs != nil && hs.played {
 			recap.Order = append(recap.Order, h)
 			recap.Hosts[h] = &hs.stats
 		}
 	}
-	for name, hs := range r.hosts {
-		if _, ok := recap.Hosts[name]; !ok {
-			recap.Order = append(recap.Order, name)
-			recap.Hosts[name] = &hs.stats
-		}
-	}
+	r.mu.Unlock()
 	recap.Elapsed = time.Since(start)
 	r.bus.emit(recap)
 	return recap, err
@@ -183,7 +179,7 @@ type hostState struct {
 	failed      bool // failed in this play; drops out of it
 	unreachable bool
 	ended       bool // meta: end_host
-	everFailed  bool // failed or unreachable in an earlier play: skipped by later plays
+	played      bool // took part in a play: listed in the recap
 	stats       Stats
 	version     int // bumped when facts/vars change
 

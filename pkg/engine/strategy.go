@@ -96,6 +96,7 @@ func (r *runner) runPlay(ctx context.Context, play *playbook.Play) error {
 		if hs.failed || hs.unreachable {
 			continue // failed in an earlier play
 		}
+		hs.played = true
 		ps.all = append(ps.all, hs)
 		ps.allNames = append(ps.allNames, n)
 	}

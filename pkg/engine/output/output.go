@@ -263,6 +263,7 @@ func (t *Terminal) taskEnd(ev *engine.TaskEnd) {
 		summary = "no hosts"
 	}
 	if n := len(t.changed); n > 0 && n <= 8 {
+		sort.Strings(t.changed)
 		summary += " [changed: " + strings.Join(t.changed, " ") + "]"
 	}
 	if t.live {
