@@ -19,7 +19,7 @@ func init() {
 
 func (blockinfileModule) Args() (accepted, required []string) {
 	return []string{"path", "dest", "destfile", "name", "block", "content", "marker", "marker_begin", "marker_end", "state",
-		"insertafter", "insertbefore", "create", "backup", "mode", "owner", "group"}, []string{"path|dest|destfile|name"}
+		"insertafter", "insertbefore", "create", "backup", "mode", "owner", "group", "validate"}, []string{"path|dest|destfile|name"}
 }
 
 func (slurpModule) Args() (accepted, required []string) {
@@ -51,6 +51,10 @@ func (blockinfileModule) Run(ctx context.Context, t *Task) (Result, error) {
 	backup := a.boolean(false, "backup")
 	mode, hasMode := a.mode("mode")
 	owner, group := a.str("", "owner"), a.str("", "group")
+	validate := a.str("", "validate")
+	if validate != "" && !strings.Contains(validate, "%s") {
+		a.bad("validate %q must contain %%s (the path of the new file)", validate)
+	}
 	if e.insertAfter != "" && e.insertBefore != "" {
 		a.bad("give insertafter or insertbefore, not both")
 	}
@@ -95,7 +99,7 @@ func (blockinfileModule) Run(ctx context.Context, t *Task) (Result, error) {
 		}
 	}
 	rf.parentOK = true // in check mode a missing parent would be made
-	r, err := t.write(ctx, putSpec{dest: p, content: after, mode: mode, hasMode: hasMode, owner: owner, group: group, backup: backup, force: true}, rf)
+	r, err := t.write(ctx, putSpec{dest: p, content: after, mode: mode, hasMode: hasMode, owner: owner, group: group, backup: backup, force: true, validate: validate}, rf)
 	if err != nil || r.Failed {
 		return r, err
 	}

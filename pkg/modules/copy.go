@@ -32,9 +32,9 @@ func init() {
 
 func (m copyModule) Args() (accepted, required []string) {
 	if m.template {
-		return []string{"src", "dest", "mode", "owner", "group", "backup", "force"}, []string{"src", "dest"}
+		return []string{"src", "dest", "mode", "owner", "group", "backup", "force", "validate"}, []string{"src", "dest"}
 	}
-	return []string{"src", "content", "dest", "mode", "owner", "group", "backup", "force", "remote_src"}, []string{"dest"}
+	return []string{"src", "content", "dest", "mode", "owner", "group", "backup", "force", "remote_src", "validate"}, []string{"dest"}
 }
 
 // maxDiffBytes bounds how much of an old file is fetched for --diff.
@@ -47,11 +47,15 @@ func (m copyModule) Run(ctx context.Context, t *Task) (Result, error) {
 	}
 	a := newArgs(t.Args)
 	spec := putSpec{
-		dest:   a.str("", "dest"),
-		owner:  a.str("", "owner"),
-		group:  a.str("", "group"),
-		backup: a.boolean(false, "backup"),
-		force:  a.boolean(true, "force"),
+		dest:     a.str("", "dest"),
+		owner:    a.str("", "owner"),
+		group:    a.str("", "group"),
+		backup:   a.boolean(false, "backup"),
+		force:    a.boolean(true, "force"),
+		validate: a.str("", "validate"),
+	}
+	if spec.validate != "" && !strings.Contains(spec.validate, "%s") {
+		a.bad("validate %q must contain %%s (the path of the new file)", spec.validate)
 	}
 	spec.mode, spec.hasMode = a.mode("mode")
 	src := a.str("", "src")
@@ -168,6 +172,9 @@ type putSpec struct {
 	srcMode            fs.FileMode // the source's mode, for a new file when mode is not given
 	owner, group       string
 	backup, force      bool
+	// validate is a command run on the new content before it replaces
+	// dest; "%s" in it is the path of the new content.
+	validate string
 }
 
 // remoteFile is what the inspection script reports about a dest.
@@ -308,7 +315,15 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 				opts.Group = rf.group
 			}
 		}
-		if err := t.Conn.Upload(ctx, bytes.NewReader(spec.content), dest, opts); err != nil {
+		if spec.validate != "" {
+			msg, err := t.validatedUpload(ctx, spec, dest, opts)
+			if err != nil {
+				return Result{}, err
+			}
+			if msg != "" {
+				return Result{Failed: true, Data: data, Msg: msg}, nil
+			}
+		} else if err := t.Conn.Upload(ctx, bytes.NewReader(spec.content), dest, opts); err != nil {
 			return Result{}, fmt.Errorf("host %s: write %s: %w", t.Host, dest, err)
 		}
 	} else {
@@ -328,6 +343,26 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 	}
 	fillOwnership(data, rf, spec)
 	return r, nil
+}
+
+// validatedUpload uploads the new content beside dest, runs spec.validate on
+// it and only then renames it over dest. A failed validation is returned as
+// a message; dest is then untouched.
+func (t *Task) validatedUpload(ctx context.Context, spec putSpec, dest string, opts transport.UploadOptions) (string, error) {
+	tmp := path.Join(path.Dir(dest), ".koala-validate-"+nonce())
+	if err := t.Conn.Upload(ctx, bytes.NewReader(spec.content), tmp, opts); err != nil {
+		return "", fmt.Errorf("host %s: write %s: %w", t.Host, tmp, err)
+	}
+	check := strings.ReplaceAll(spec.validate, "%s", quote(tmp))
+	res, err := t.exec(ctx, fmt.Sprintf("( %s ) >&2 || { rc=$?; rm -f -- %s; exit $rc; }; mv -f -- %s %s", check, quote(tmp), quote(tmp), quote(dest)))
+	if err != nil {
+		return "", fmt.Errorf("validate %s: %w", dest, err)
+	}
+	if res.RC != 0 {
+		return fmt.Sprintf("host %s: %s not written: validation (%s) failed with exit status %d: %s",
+			t.Host, dest, spec.validate, res.RC, firstLine(res.Stderr)), nil
+	}
+	return "", nil
 }
 
 // fillOwnership reports the file's resulting mode/owner/group as copy does.

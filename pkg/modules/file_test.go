@@ -90,6 +90,20 @@ func TestCopyAndTemplate(t *testing.T) {
 				t.Errorf("template: %q", got)
 			}
 
+			// validate runs on the new content before it replaces dest.
+			vdest := filepath.Join(dir, "validated")
+			r = run(t, c, "copy", map[string]any{"content": "bad\n", "dest": vdest, "validate": "grep -q good %s"})
+			if _, err := os.Stat(vdest); err == nil || !r.Failed || !strings.Contains(r.Msg, "validation") {
+				t.Errorf("failed validation: %+v %v", r, err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, ".koala-validate-*")); len(left) > 0 {
+				t.Errorf("validation left %v", left)
+			}
+			mustChanged(t, run(t, c, "copy", map[string]any{"content": "good\n", "dest": vdest, "validate": "grep -q good %s"}), true)
+			if got := readFile(t, vdest); got != "good\n" {
+				t.Errorf("validated copy: %q", got)
+			}
+
 			// remote_src copies a file that is on the host.
 			rdest := filepath.Join(dir, "remote-copy")
 			mustChanged(t, run(t, c, "copy", map[string]any{"src": tdest, "remote_src": true, "dest": rdest}), true)

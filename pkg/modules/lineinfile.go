@@ -15,7 +15,7 @@ func init() { Register(lineinfileModule{}, "lineinfile") }
 
 func (lineinfileModule) Args() (accepted, required []string) {
 	return []string{"path", "dest", "destfile", "name", "regexp", "regex", "search_string", "line", "value", "state",
-			"insertafter", "insertbefore", "create", "backrefs", "firstmatch", "backup", "mode", "owner", "group"},
+			"insertafter", "insertbefore", "create", "backrefs", "firstmatch", "backup", "mode", "owner", "group", "validate"},
 		[]string{"path|dest|destfile|name"}
 }
 
@@ -54,6 +54,10 @@ func (lineinfileModule) Run(ctx context.Context, t *Task) (Result, error) {
 	backup := a.boolean(false, "backup")
 	mode, hasMode := a.mode("mode")
 	owner, group := a.str("", "owner"), a.str("", "group")
+	validate := a.str("", "validate")
+	if validate != "" && !strings.Contains(validate, "%s") {
+		a.bad("validate %q must contain %%s (the path of the new file)", validate)
+	}
 	if e.present && !a.has("line", "value") {
 		a.bad("state=present needs line")
 	}
@@ -98,7 +102,7 @@ func (lineinfileModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if !rf.exists && create && msg == "" {
 		msg = "file created"
 	}
-	spec := putSpec{dest: p, content: after, mode: mode, hasMode: hasMode, owner: owner, group: group, backup: backup, force: true}
+	spec := putSpec{dest: p, content: after, mode: mode, hasMode: hasMode, owner: owner, group: group, backup: backup, force: true, validate: validate}
 	if !rf.exists && !rf.parentOK && !t.Check {
 		if _, err := t.mustExec(ctx, "create directory of "+p, "mkdir -p -- "+quote(path.Dir(p))); err != nil {
 			return Result{}, err
