@@ -87,7 +87,12 @@ func (setupModule) Run(ctx context.Context, t *Task) (Result, error) {
 			}
 		}
 	}
-	return Result{Facts: facts}, nil
+	// A registered setup result carries the facts as Ansible's does.
+	view := make(map[string]any, len(facts))
+	for k, v := range facts {
+		view[strings.TrimPrefix(k, "ansible_")] = v
+	}
+	return Result{Facts: facts, Data: map[string]any{"ansible_facts": view}}, nil
 }
 
 // parseFacts turns setupScript's output into Ansible-named facts.

@@ -70,6 +70,9 @@ func TestSetup(t *testing.T) {
 			if r.Facts["ansible_user_id"] != want {
 				t.Errorf("ansible_user_id = %v, want %s", r.Facts["ansible_user_id"], want)
 			}
+			if view := r.Data["ansible_facts"].(map[string]any); view["hostname"] != host {
+				t.Errorf("registered ansible_facts.hostname = %v", view["hostname"])
+			}
 			r = run(t, tg.conn, "setup", map[string]any{"filter": "ansible_distribution*"})
 			if len(r.Facts) != 4 {
 				t.Errorf("filtered facts: %v", r.Facts)
