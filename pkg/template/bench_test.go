@@ -2,6 +2,7 @@ package template
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +66,25 @@ func BenchmarkEval(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if _, err := e.Eval("when", "inventory_hostname in groups['fleet'] and not (debug | default(false) | bool)", vars); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRenderLazy is BenchmarkRender with the host's address a lazy
+// variable ("{{ ansible_host }}"), as role defaults make most variables.
+func BenchmarkRenderLazy(b *testing.B) {
+	e := New()
+	vars := benchVars()
+	vars["bind_address"] = e.Lazy("bind_address", "{{ ansible_host }}", vars)
+	src := strings.Replace(benchSrc, "{{ ansible_host }}", "{{ bind_address }}", 1)
+	if out, err := e.Render("svc.conf.j2", src, vars); err != nil || !strings.Contains(out, "bind = 10.0.0.0") {
+		b.Fatal(out, err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Render("svc.conf.j2", src, vars); err != nil {
 			b.Fatal(err)
 		}
 	}

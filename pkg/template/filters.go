@@ -28,6 +28,14 @@ import (
 // and keyword arguments.
 type filterFunc func(in any, args []any, kw map[string]any) (any, error)
 
+// RegisterFilter adds a filter to every Engine, e.g. one of kolla-ansible's
+// own. in is the piped value, args and kw the positional and keyword
+// arguments, all native values with lazy variables resolved. Call it from an
+// init function: the registry is not safe to change while templates run.
+func RegisterFilter(name string, fn func(in any, args []any, kw map[string]any) (any, error)) {
+	register(name, fn)
+}
+
 // argsFilterFunc is a filter that resolves lazy values (Engine.Lazy) in its
 // arguments itself, through a, when it reads them.
 type argsFilterFunc func(in any, args []any, kw map[string]any, a *pongo2.Args) (any, error)

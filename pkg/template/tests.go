@@ -49,6 +49,12 @@ func compareTest(ops ...int) testFunc {
 	}
 }
 
+// RegisterTest adds a test (`x is name(args)`) to every Engine; like
+// RegisterFilter, call it from an init function.
+func RegisterTest(name string, fn func(in any, args []any, kw map[string]any) (bool, error)) {
+	registerTest(name, fn)
+}
+
 // resultTest reads a registered task result: key true means the test holds.
 func resultTest(key string, want bool) testFunc {
 	return func(in any, args []any, kw map[string]any) (bool, error) {
