@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/koala-stack/koala/pkg/engine"
 	"github.com/koala-stack/koala/pkg/engine/output"
@@ -61,11 +62,14 @@ func runPlaybook(c *ucli.Context) error {
 	if c.Bool("json") {
 		sink = output.NewJSON(c.App.Writer)
 	} else {
-		live := false
-		if f, ok := c.App.Writer.(*os.File); ok {
-			live = output.IsTerminal(f)
+		live, width := false, 0
+		if f, ok := c.App.Writer.(*os.File); ok && output.IsTerminal(f) {
+			live = true
+			if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+				width = int(ws.Col)
+			}
 		}
-		sink = output.NewTerminal(c.App.Writer, output.TerminalOptions{Live: live, Verbose: verbose, Diff: c.Bool("diff")})
+		sink = output.NewTerminal(c.App.Writer, output.TerminalOptions{Live: live, Width: width, Verbose: verbose, Diff: c.Bool("diff")})
 	}
 	recap, err := engine.Run(c.Context, engine.Options{
 		Inventory: inv,

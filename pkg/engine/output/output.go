@@ -61,6 +61,7 @@ func IsTerminal(f *os.File) bool {
 type Terminal struct {
 	w       io.Writer
 	live    bool
+	width   int
 	verbose int
 	diff    bool
 	now     func() time.Time
@@ -79,11 +80,17 @@ type TerminalOptions struct {
 	Live    bool // redraw the task line in place (stdout is a terminal)
 	Verbose int  // 1: a line per host result; 2: also ok items
 	Diff    bool // print diffs of changed files
+	// Width is the terminal's width: the live line is cut to fit, since a
+	// wrapped line cannot be redrawn in place. 0 = 100.
+	Width int
 }
 
 // NewTerminal returns the human view writing to w.
 func NewTerminal(w io.Writer, o TerminalOptions) *Terminal {
-	return &Terminal{w: w, live: o.Live, verbose: o.Verbose, diff: o.Diff, now: time.Now}
+	if o.Width <= 0 {
+		o.Width = 100
+	}
+	return &Terminal{w: w, live: o.Live, width: o.Width, verbose: o.Verbose, diff: o.Diff, now: time.Now}
 }
 
 // Handle renders one event.
@@ -173,7 +180,11 @@ func (t *Terminal) draw(force bool) {
 		return
 	}
 	t.lastDraw = now
-	fmt.Fprintf(t.w, "\r\x1b[K%s %s", t.title(), t.counterText(false))
+	line := t.title() + " " + t.counterText(false)
+	if r := []rune(line); len(r) >= t.width {
+		line = string(r[:t.width-2]) + "…"
+	}
+	fmt.Fprintf(t.w, "\r\x1b[K%s", line)
 	t.drawn = true
 }
 
