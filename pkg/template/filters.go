@@ -1327,64 +1327,9 @@ func indentFilter(in any, args []any, kw map[string]any) (any, error) {
 }
 
 // formatFilter is Python's "%s" % args: %s %r %d %i %f %x %% with width and
-// precision.
+// precision (the same as the % operator on a string).
 func formatFilter(in any, args []any, kw map[string]any) (any, error) {
-	f := str(in)
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(f); i++ {
-		if f[i] != '%' {
-			b.WriteByte(f[i])
-			continue
-		}
-		j := i + 1
-		for j < len(f) && strings.IndexByte("-+ 0#.123456789", f[j]) >= 0 {
-			j++
-		}
-		if j == len(f) {
-			return nil, errors.New("incomplete format")
-		}
-		verb, flags := f[j], f[i+1:j]
-		if verb == '%' {
-			b.WriteByte('%')
-			i = j
-			continue
-		}
-		if n >= len(args) {
-			return nil, errors.New("not enough arguments for format string")
-		}
-		a := args[n]
-		n++
-		switch verb {
-		case 's':
-			fmt.Fprintf(&b, "%"+flags+"s", str(a))
-		case 'r':
-			fmt.Fprintf(&b, "%"+flags+"s", pongo2.Repr(a))
-		case 'd', 'i':
-			v, ok := toFloat(a)
-			if !ok {
-				return nil, fmt.Errorf("%%%c needs a number, not %s", verb, pongo2.TypeName(a))
-			}
-			fmt.Fprintf(&b, "%"+flags+"d", int(v))
-		case 'f', 'e', 'g', 'x', 'X', 'o':
-			v, ok := toFloat(a)
-			if !ok {
-				return nil, fmt.Errorf("%%%c needs a number, not %s", verb, pongo2.TypeName(a))
-			}
-			if verb == 'x' || verb == 'X' || verb == 'o' {
-				fmt.Fprintf(&b, "%"+flags+string(verb), int(v))
-			} else {
-				fmt.Fprintf(&b, "%"+flags+string(verb), v)
-			}
-		default:
-			return nil, fmt.Errorf("unsupported format character %q", verb)
-		}
-		i = j
-	}
-	if n < len(args) {
-		return nil, errors.New("not all arguments converted during string formatting")
-	}
-	return b.String(), nil
+	return pongo2.PyFormat(str(in), args)
 }
 
 func roundFilter(in any, args []any, kw map[string]any) (any, error) {

@@ -360,6 +360,9 @@ func TestWhen(t *testing.T) {
 		"services['worker']['enabled'] | bool":                          false,
 		"not debug":                                                     true,
 		"(port | string) ~ 'x' == '5000x'":                              true,
+		"'%s:%d' % (inventory_hostname, port) == 'ctl1:5000'":           true,
+		"'%s' % port == '5000'":                                         true,
+		"'=' * 3 == '==='":                                              true,
 	}
 	e := New()
 	for expr, want := range cases {

@@ -422,6 +422,16 @@ func arith(op string, a, b any) (any, error) {
 			return math.Pow(fa, fb), nil
 		}
 	}
+	if sa, ok := a.(string); ok && op == "%" { // Python string formatting
+		args, isList := asList(b)
+		if !isList {
+			args = []any{b}
+		}
+		return PyFormat(sa, args)
+	}
+	if sa, ok := a.(string); ok && op == "*" && bInt && !bBool {
+		return strings.Repeat(sa, max(ib, 0)), nil
+	}
 	if op == "+" {
 		if sa, ok := a.(string); ok {
 			if sb, ok := b.(string); ok {

@@ -6,6 +6,7 @@ package pongo2
 // (map[string]any, []any, string, int, float64, bool, nil).
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -538,3 +539,63 @@ func writeRepr(b *strings.Builder, x any) {
 // Undefined returns an undefined value named name, for filters that test
 // attributes (selectattr('x', 'defined')).
 func Undefined(name string) *Value { return undefinedValue(name, nil) }
+
+// PyFormat is Python's "%s" % args: %s %r %d %i %f %x %% with width and
+// precision; the % operator on a string and the format filter.
+func PyFormat(f string, args []any) (string, error) {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			b.WriteByte(f[i])
+			continue
+		}
+		j := i + 1
+		for j < len(f) && strings.IndexByte("-+ 0#.123456789", f[j]) >= 0 {
+			j++
+		}
+		if j == len(f) {
+			return "", errors.New("incomplete format")
+		}
+		verb, flags := f[j], f[i+1:j]
+		if verb == '%' {
+			b.WriteByte('%')
+			i = j
+			continue
+		}
+		if n >= len(args) {
+			return "", errors.New("not enough arguments for format string")
+		}
+		a := args[n]
+		n++
+		switch verb {
+		case 's':
+			fmt.Fprintf(&b, "%"+flags+"s", Str(a))
+		case 'r':
+			fmt.Fprintf(&b, "%"+flags+"s", Repr(a))
+		case 'd', 'i':
+			v, ok := toFloat(a)
+			if !ok {
+				return "", fmt.Errorf("%%%c needs a number, not %s", verb, TypeName(a))
+			}
+			fmt.Fprintf(&b, "%"+flags+"d", int(v))
+		case 'f', 'e', 'g', 'x', 'X', 'o':
+			v, ok := toFloat(a)
+			if !ok {
+				return "", fmt.Errorf("%%%c needs a number, not %s", verb, TypeName(a))
+			}
+			if verb == 'x' || verb == 'X' || verb == 'o' {
+				fmt.Fprintf(&b, "%"+flags+string(verb), int(v))
+			} else {
+				fmt.Fprintf(&b, "%"+flags+string(verb), v)
+			}
+		default:
+			return "", fmt.Errorf("unsupported format character %q", verb)
+		}
+		i = j
+	}
+	if n < len(args) {
+		return "", errors.New("not all arguments converted during string formatting")
+	}
+	return b.String(), nil
+}
