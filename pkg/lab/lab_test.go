@@ -237,7 +237,7 @@ func TestLab(t *testing.T) {
 
 	t.Run("privileged inner container holds the VIP", func(t *testing.T) {
 		img := p.RegHost + "/" + ref
-		if _, err := Exec(ctx, eng, p.Nodes[0].Container, "docker", "image", "inspect", img); err != nil {
+		if r, err := Exec(ctx, eng, p.Nodes[0].Container, "docker", "image", "inspect", img); err != nil || r.RC != 0 {
 			t.Skip("SKIP: no image in node01 (the registry subtest failed)")
 		}
 		sh(t, "node01", fmt.Sprintf("sudo docker run --rm --privileged --network host -v /:/host:ro %s chroot /host ip addr add %s/32 dev %s", img, p.VIP, Interface))

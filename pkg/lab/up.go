@@ -42,7 +42,6 @@ func (r *UpResult) Changed() bool {
 
 // undo remembers what a run made, to remove it again if the run fails.
 type undo struct {
-	eng  client.APIClient
 	do   []func(context.Context) error
 	name []string
 }
@@ -113,7 +112,7 @@ func Up(ctx context.Context, eng client.APIClient, p *Plan) (res *UpResult, err 
 		return nil, err
 	}
 
-	u := &undo{eng: eng}
+	u := &undo{}
 	defer func() {
 		if err != nil && len(u.do) > 0 {
 			fmt.Fprintf(p.Log, "removing what this run made: %v\n", u.name)
@@ -144,7 +143,8 @@ func Up(ctx context.Context, eng client.APIClient, p *Plan) (res *UpResult, err 
 		res.Created = append(res.Created, "volume "+name)
 		return nil
 	}
-	// start starts (or reconnects) an existing container, or creates it with mk.
+	// ensureContainer creates a missing container with mk, reconnects a
+	// partitioned one and starts a stopped one; it reports whether it started it.
 	ensureContainer := func(name string, mk func() (string, error)) (bool, error) {
 		c, ok := byName[name]
 		if !ok {
@@ -161,6 +161,11 @@ func Up(ctx context.Context, eng client.APIClient, p *Plan) (res *UpResult, err 
 		if c.NetworkSettings == nil || c.NetworkSettings.Networks[p.Network] == nil {
 			if err := connect(ctx, eng, p, c.ID, c.Labels[LabelAddress]); err != nil {
 				return false, err
+			}
+			if c.State == "running" && c.Labels[LabelRole] == "node" {
+				if err := renameInterface(ctx, eng, name, c.Labels[LabelAddress], p.Gateway.String()); err != nil {
+					return false, err
+				}
 			}
 			res.Healed = append(res.Healed, name)
 		}
