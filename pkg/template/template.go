@@ -141,7 +141,8 @@ func (e *Engine) eval(parent *pongo2.ExecutionContext, name, expr string, vars m
 // string is templated; a string that is exactly one "{{ expr }}" yields the
 // expression's native value (a list, map, bool, int, ...), other strings
 // render to strings, other values pass through. A map entry or list element
-// that comes out as Omit is dropped. The input is not modified.
+// that comes out as Omit is dropped. The input is not modified. A value made
+// by Lazy is rendered with its own vars.
 func (e *Engine) Template(name string, v any, vars map[string]any) (any, error) {
 	return e.template(nil, name, v, vars)
 }
@@ -205,6 +206,8 @@ func hasTemplate(v any) bool {
 // another template, to bound the nesting.
 func (e *Engine) template(parent *pongo2.ExecutionContext, name string, v any, vars map[string]any) (any, error) {
 	switch t := v.(type) {
+	case *lazy: // a value taken out of a vars map as it is
+		return t.Resolve(parent)
 	case string:
 		if !strings.Contains(t, "{") {
 			return t, nil

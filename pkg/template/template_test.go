@@ -666,6 +666,9 @@ func TestLazy(t *testing.T) {
 	if v, err := e.Eval("when", "services.api.enabled and ports[0] == 5001", h1); err != nil || v != true {
 		t.Errorf("Eval over lazy values = %#v, %v", v, err)
 	}
+	if v, err := e.Template("task", h2["api_url"], h1); err != nil || v != "http://[fd00::2]:5000" {
+		t.Errorf("Template of a lazy value = %#v, %v", v, err)
+	}
 	if v, err := e.Template("task", map[string]any{"p": "{{ ports }}"}, h1); err != nil || !reflect.DeepEqual(v, map[string]any{"p": []any{5001, 80}}) {
 		t.Errorf("Template over lazy values = %#v, %v", v, err)
 	}
