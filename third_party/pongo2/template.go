@@ -230,14 +230,13 @@ func (tpl *Template) ExecuteBytes(context Context) ([]byte, error) {
 
 // Executes the template and returns the rendered template as a string
 func (tpl *Template) Execute(context Context) (string, error) {
-	// Execute template
-	buffer, err := tpl.newBufferAndExecute(context)
-	if err != nil {
+	// koala: a strings.Builder hands its bytes to the string without a copy.
+	var b strings.Builder
+	b.Grow(tpl.size + tpl.size/3)
+	if err := tpl.execute(context, &b); err != nil {
 		return "", err
 	}
-
-	return buffer.String(), nil
-
+	return b.String(), nil
 }
 
 func (tpl *Template) ExecuteBlocks(context Context, blocks []string) (map[string]string, error) {
