@@ -35,9 +35,9 @@ func ParseKV(action, s string) (map[string]any, error) {
 		return nil, err
 	}
 	args := map[string]any{}
-	var raw []string
+	var raw strings.Builder
 	allowed := freeFormKeys[action]
-	for _, w := range words {
+	for i, w := range words {
 		k, v, ok := strings.Cut(w.text, "=")
 		if ok && isIdent(k) && (!freeForm[action] || contains(allowed, k)) {
 			args[k] = unquote(v)
@@ -46,15 +46,24 @@ func ParseKV(action, s string) (map[string]any, error) {
 		if !freeForm[action] {
 			return nil, fmt.Errorf("argument %q is not of the form key=value (action %s takes key=value arguments only)", w.text, action)
 		}
-		raw = append(raw, w.text)
+		// The free-form text keeps its own whitespace (newlines of a
+		// multi-line shell script above all), as Ansible's join_args does.
+		if raw.Len() > 0 {
+			raw.WriteString(s[words[i-1].end:w.start])
+		}
+		raw.WriteString(w.text)
 	}
-	if len(raw) > 0 {
-		args[RawParams] = strings.Join(raw, " ")
+	if raw.Len() > 0 {
+		args[RawParams] = raw.String()
 	}
 	return args, nil
 }
 
-type word struct{ text string }
+// word is one argument word and its span [start, end) in the parsed string.
+type word struct {
+	text       string
+	start, end int
+}
 
 // splitArgs splits on unquoted, untemplated whitespace, keeping quotes in the
 // words (they are removed per value by unquote, and kept in free-form text).
@@ -63,17 +72,21 @@ func splitArgs(s string) ([]word, error) {
 	var cur strings.Builder
 	var quote byte
 	depth := 0 // inside {{ }} / {% %} / {# #}
-	flush := func() {
+	start := 0
+	flush := func(end int) {
 		if cur.Len() > 0 {
-			words = append(words, word{cur.String()})
+			words = append(words, word{cur.String(), start, end})
 			cur.Reset()
 		}
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if cur.Len() == 0 {
+			start = i
+		}
 		switch {
 		case depth == 0 && quote == 0 && (c == ' ' || c == '\t' || c == '\n'):
-			flush()
+			flush(i)
 			continue
 		case i+1 < len(s) && c == '{' && (s[i+1] == '{' || s[i+1] == '%' || s[i+1] == '#'):
 			depth++
@@ -100,7 +113,7 @@ func splitArgs(s string) ([]word, error) {
 	if depth != 0 {
 		return nil, fmt.Errorf("unterminated template expression in %q", s)
 	}
-	flush()
+	flush(len(s))
 	return words, nil
 }
 

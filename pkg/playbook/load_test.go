@@ -206,6 +206,9 @@ func TestParseKV(t *testing.T) {
 		{"shell", `echo a=b | tee /tmp/x creates=/tmp/x`, map[string]any{RawParams: "echo a=b | tee /tmp/x", "creates": "/tmp/x"}, false},
 		{"command", `ls "/tmp/a b"`, map[string]any{RawParams: `ls "/tmp/a b"`}, false},
 		{"meta", `flush_handlers`, map[string]any{RawParams: "flush_handlers"}, false},
+		// A multi-line script (shell: |) keeps its newlines and indentation.
+		{"shell", "set -e\nwhile read -r a; do\n  echo \"$a\"\ndone < /etc/hosts\n", map[string]any{RawParams: "set -e\nwhile read -r a; do\n  echo \"$a\"\ndone < /etc/hosts"}, false},
+		{"shell", "echo  a\ncreates=/x\necho b", map[string]any{RawParams: "echo  a\necho b", "creates": "/x"}, false},
 		{"copy", `dest="/tmp/x`, nil, true},
 		{"file", `{{ oops`, nil, true},
 	} {
