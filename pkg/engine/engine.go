@@ -185,6 +185,11 @@ type hostState struct {
 
 	hvVersion int            // version hvMap was built at
 	hvMap     map[string]any // hostvars[name], rebuilt when version changes
+	// hvRes is hvMap with templated values rendered on demand (hostvarsFor),
+	// valid while hvResVersion == version; hvTried lists the keys done.
+	hvRes        map[string]any
+	hvResVersion int
+	hvTried      map[string]bool
 }
 
 // host returns (creating) the state of host name.

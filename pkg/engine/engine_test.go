@@ -196,11 +196,13 @@ func TestLazyTemplatedVars(t *testing.T) {
         that:
           - seen == ['/srv/' ~ inventory_hostname ~ '/a', '/srv/' ~ inventory_hostname ~ '/b']
           - hostvars['h2']['color'] == 'blue'
+          - hostvars['h2']['addr'] == 'blue-h2'
+          - addr == color ~ '-' ~ inventory_hostname
           - groups['all'] | length == 2
           - "'h1' in ansible_play_hosts"
 `,
 	})
-	inv := loadInv(t, "h1 color=red\nh2 color=blue\n")
+	inv := loadInv(t, "h1 color=red\nh2 color=blue\n[all:vars]\naddr={{ color }}-{{ inventory_hostname }}\n")
 	col := &collector{}
 	recap, err := Run(context.Background(), Options{Inventory: inv, Playbook: pb, Sinks: []Sink{col}})
 	if err != nil {

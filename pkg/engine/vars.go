@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -85,6 +86,36 @@ type scope struct {
 	vars   map[string]any
 	done   map[string]bool // names already templated in vars
 	parent *scope          // the task's scope, for a loop item's scope
+	// hvKeys are the names hostvars entries were rendered for; a scope
+	// that renders one host's hostvars entry uses plain hostvars
+	// (plainHostvars), so resolution cannot recurse through hosts.
+	hvKeys        map[string]bool
+	plainHostvars bool
+}
+
+// hostvarsKeys sets hostvars with the values of names (identifiers of the
+// template being prepared) rendered in every host's entry where they are
+// templates: hostvars[h]['api_address'] sees h's value, not its source.
+func (s *scope) hostvarsKeys(names []string) {
+	if s.hvKeys == nil {
+		s.hvKeys = map[string]bool{}
+	}
+	grew := s.vars["hostvars"] == nil
+	for _, n := range names {
+		if !s.hvKeys[n] {
+			s.hvKeys[n] = true
+			grew = true
+		}
+	}
+	if !grew {
+		return
+	}
+	keys := make([]string, 0, len(s.hvKeys))
+	for k := range s.hvKeys {
+		keys = append(keys, k)
+	}
+	s.vars["hostvars"] = s.r.hostvarsFor(keys)
+	s.done["hostvars"] = true
 }
 
 // set defines a variable for the rest of the task (set_fact in a loop is
@@ -186,6 +217,77 @@ func (r *runner) groups() map[string][]string {
 	return r.groupsCache
 }
 
+// hostvarsFor is hostvars with the values of keys rendered, per host, where
+// they are templates. Rendered entries are cached per host until the host's
+// variables change; entries are replaced, never modified, as templates on
+// other goroutines may be reading them.
+func (r *runner) hostvarsFor(keys []string) map[string]any {
+	snap := r.hostvars()
+	var out map[string]any
+	for name, base := range snap {
+		r.mu.Lock()
+		hs := r.hosts[name]
+		if hs.hvResVersion != hs.version || hs.hvRes == nil {
+			hs.hvRes, hs.hvResVersion, hs.hvTried = base.(map[string]any), hs.version, map[string]bool{}
+		}
+		cur, ver := hs.hvRes, hs.version
+		var todo []string
+		for _, k := range keys {
+			if v, ok := cur[k]; ok && !hs.hvTried[k] && hasTemplate(v) {
+				todo = append(todo, k)
+			}
+		}
+		r.mu.Unlock()
+		if len(todo) > 0 {
+			next := make(map[string]any, len(cur)+1)
+			copyInto(next, cur)
+			next["hostvars"] = snap
+			hsc := &scope{r: r, vars: next, done: map[string]bool{"hostvars": true}, plainHostvars: true}
+			for _, k := range todo {
+				hsc.resolveValue(k)
+			}
+			delete(next, "hostvars")
+			// Goroutines racing on one host compute the same values; the
+			// last one stores them.
+			r.mu.Lock()
+			if hs.hvResVersion == ver {
+				if !sameMap(hs.hvRes, cur) {
+					// Another goroutine stored keys meanwhile: keep them.
+					merged := make(map[string]any, len(hs.hvRes))
+					copyInto(merged, hs.hvRes)
+					for _, k := range todo {
+						merged[k] = next[k]
+					}
+					next = merged
+				}
+				hs.hvRes = next
+				for _, k := range todo {
+					hs.hvTried[k] = true
+				}
+			}
+			r.mu.Unlock()
+			cur = next
+		}
+		if cur != nil && !sameMap(cur, base) {
+			if out == nil {
+				out = make(map[string]any, len(snap))
+				copyInto(out, snap)
+			}
+			out[name] = cur
+		}
+	}
+	if out == nil {
+		return snap
+	}
+	return out
+}
+
+// sameMap reports whether a and b are the same map (not equal contents).
+func sameMap(a map[string]any, b any) bool {
+	bm, ok := b.(map[string]any)
+	return ok && len(a) == len(bm) && reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(bm).UnsafePointer()
+}
+
 // hostvarsSnapshot is hostvars at one version of every host's variables.
 type hostvarsSnapshot struct {
 	version int
@@ -236,7 +338,12 @@ func (s *scope) prepare(v any, bare bool) {
 		if !bare && !playbook.HasTemplate(t) {
 			return
 		}
-		for _, id := range identRe.FindAllString(t, -1) {
+		ids := identRe.FindAllString(t, -1)
+		for _, id := range ids {
+			if id == "hostvars" && !s.plainHostvars {
+				s.hostvarsKeys(ids)
+				continue
+			}
 			s.resolve(id)
 		}
 	case map[string]any:
@@ -259,10 +366,15 @@ func (s *scope) resolve(name string) {
 		s.vars[name] = s.r.hostvars()
 		return
 	}
+	s.resolveValue(name)
+}
+
+func (s *scope) resolveValue(name string) {
 	val, ok := s.vars[name]
 	if !ok || !hasTemplate(val) {
 		return
 	}
+	s.done[name] = true
 	s.prepare(val, false)
 	// A variable that cannot be templated yet (it refers to something
 	// undefined) keeps its raw value; using it reports the error then.
