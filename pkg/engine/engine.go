@@ -160,6 +160,7 @@ type runner struct {
 	hosts   map[string]*hostState
 	version int // bumped whenever any host's facts change: hostvars snapshots expire
 	hvCache *hostvarsSnapshot
+	hvFor   map[string]*hostvarsSnapshot // hostvarsFor results by key set
 	// groupsCache is the groups variable; nil after add_host/group_by.
 	groupsCache map[string][]string
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/koala-stack/koala/pkg/playbook"
@@ -222,6 +223,26 @@ func (r *runner) groups() map[string][]string {
 // variables change; entries are replaced, never modified, as templates on
 // other goroutines may be reading them.
 func (r *runner) hostvarsFor(keys []string) map[string]any {
+	sort.Strings(keys)
+	ck := strings.Join(keys, " ")
+	r.mu.Lock()
+	if c, ok := r.hvFor[ck]; ok && c.version == r.version {
+		r.mu.Unlock()
+		return c.m
+	}
+	version := r.version
+	r.mu.Unlock()
+	out := r.renderHostvars(keys)
+	r.mu.Lock()
+	if r.hvFor == nil || len(r.hvFor) > 64 {
+		r.hvFor = map[string]*hostvarsSnapshot{}
+	}
+	r.hvFor[ck] = &hostvarsSnapshot{version: version, m: out}
+	r.mu.Unlock()
+	return out
+}
+
+func (r *runner) renderHostvars(keys []string) map[string]any {
 	snap := r.hostvars()
 	var out map[string]any
 	for name, base := range snap {
