@@ -41,3 +41,10 @@ bench-build: build
 fuzz-inventory:
 	$(GO) test -run XXX -fuzz FuzzParseINI -fuzztime 60s ./pkg/inventory
 	$(GO) test -run XXX -fuzz FuzzParseYAML -fuzztime 60s ./pkg/inventory
+
+# End-to-end: lab up → build-images → bootstrap-servers → prechecks → deploy →
+# post-deploy → `openstack token issue` through the VIP, a no-change redeploy,
+# failover of the VIP holder (needs root, Docker, Debian's mirror); see tests/e2e.
+.PHONY: e2e
+e2e: build
+	tests/e2e/run.sh
