@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -39,6 +40,13 @@ type becomeConn struct {
 }
 
 func (b *becomeConn) Exec(ctx context.Context, cmd Command) (Result, error) {
+	// Over SSH the command runs in a persistent sudo shell when it can.
+	if c, ok := b.Conn.(*sshConn); ok && c.shells != nil {
+		res, err := c.execShell(ctx, b.user, cmd)
+		if !errors.Is(err, errNoShell) {
+			return res, err
+		}
+	}
 	script, stdin := cmd.Cmd, cmd.Stdin
 	// sudo resets the environment, so the exports must be read by the shell
 	// that sudo starts, not by the login shell.

@@ -37,6 +37,10 @@ type PoolOptions struct {
 	ConnectTimeout time.Duration // per host unless its spec says otherwise
 	KeepAlive      time.Duration // interval; < 0 disables
 	MaxSessions    int           // concurrent commands per host
+	// SessionPerCommand runs every command in an SSH session of its own
+	// instead of in the host's persistent shells (see shell.go): slower, and
+	// the way to rule the shells out when something looks wrong.
+	SessionPerCommand bool
 }
 
 // Pool holds one connection per host for a whole run. It is safe for
@@ -312,7 +316,7 @@ func (p *Pool) dial(ctx context.Context, spec HostSpec) (Conn, error) {
 		raw.Close()
 		return nil, unreachable(fmt.Errorf("ssh handshake as %s: %w", t.user, err))
 	}
-	return newSSHConn(t.name, t.addr(), ssh.NewClient(cc, chans, reqs), p.opts.MaxSessions, p.opts.KeepAlive), nil
+	return newSSHConn(t.name, t.addr(), ssh.NewClient(cc, chans, reqs), p.opts.MaxSessions, p.opts.KeepAlive, !p.opts.SessionPerCommand), nil
 }
 
 // dialThroughJump reaches t through the last hop of its ProxyJump list; that

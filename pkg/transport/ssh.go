@@ -21,20 +21,27 @@ const (
 	lossGrace = 500 * time.Millisecond
 )
 
-// sshConn is one host's *ssh.Client; every Exec is a session on it.
+// sshConn is one host's *ssh.Client. Commands run in its persistent shells
+// (shell.go), or each in a session of its own when shells is nil.
 type sshConn struct {
 	host, addr string
 	client     *ssh.Client
 	sessions   chan struct{} // semaphore: sshd refuses sessions beyond MaxSessions
+	shells     *shellPool    // nil: a session per command
 	closed     chan struct{} // closed when the SSH connection has ended
 	closeOnce  sync.Once
 }
 
-func newSSHConn(host, addr string, client *ssh.Client, maxSessions int, keepAlive time.Duration) *sshConn {
+func newSSHConn(host, addr string, client *ssh.Client, maxSessions int, keepAlive time.Duration, shells bool) *sshConn {
 	c := &sshConn{
 		host: host, addr: addr, client: client,
 		sessions: make(chan struct{}, maxSessions),
 		closed:   make(chan struct{}),
+	}
+	if shells {
+		// Shells hold their session slots for good: leave two for uploads'
+		// fallback sessions and for other users' shells to be started.
+		c.shells = newShellPool(max(1, maxSessions-2))
 	}
 	go func() { client.Wait(); c.markClosed() }()
 	if keepAlive > 0 {
@@ -111,6 +118,17 @@ func (c *sshConn) lost(err error) error {
 }
 
 func (c *sshConn) Exec(ctx context.Context, cmd Command) (Result, error) {
+	if c.shells != nil {
+		res, err := c.execShell(ctx, "", cmd)
+		if !errors.Is(err, errNoShell) {
+			return res, err
+		}
+	}
+	return c.execSession(ctx, cmd)
+}
+
+// execSession runs cmd in a session of its own.
+func (c *sshConn) execSession(ctx context.Context, cmd Command) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("run command on %s: %w", c.host, err)
 	}

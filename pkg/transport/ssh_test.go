@@ -552,7 +552,8 @@ func TestKeepAliveDetectsDeadHost(t *testing.T) {
 	proxy := startProxy(t, f.Hosts[0].Address())
 	s := spec(f.Hosts[0])
 	s.Address, s.Port = "127.0.0.1", proxy.Addr().(*net.TCPAddr).Port
-	p := newPool(t, PoolOptions{KeepAlive: 100 * time.Millisecond})
+	// Short, but not so short that a loaded machine misses a reply in 3 intervals.
+	p := newPool(t, PoolOptions{KeepAlive: time.Second})
 	c, err := p.Get(testCtx(t), s)
 	if err != nil {
 		t.Fatal(err)
