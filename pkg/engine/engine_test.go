@@ -387,3 +387,36 @@ func TestFailLimitsAndDynamicInventory(t *testing.T) {
 		t.Errorf("dynamic groups: %v", got)
 	}
 }
+
+func TestRoleDependenciesAndRolesPath(t *testing.T) {
+	shared := t.TempDir()
+	writeFiles(t, shared, map[string]string{
+		"base/tasks/main.yml":    "- name: base task\n  set_fact: {order: \"{{ order | default([]) + ['base'] }}\"}\n",
+		"base/defaults/main.yml": "base_port: 1\n",
+	})
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"site.yml": `- hosts: all
+  gather_facts: false
+  roles: [app, other]
+  tasks:
+    - name: check
+      assert: {that: ["order == ['base', 'app', 'other']", "base_port == 1"]}
+`,
+		"roles/app/meta/main.yml":    "dependencies:\n  - role: base\n",
+		"roles/app/tasks/main.yml":   "- name: app task\n  set_fact: {order: \"{{ order + ['app'] }}\"}\n",
+		"roles/other/meta/main.yml":  "dependencies: [base]\n",
+		"roles/other/tasks/main.yml": "- name: other task\n  set_fact: {order: \"{{ order + ['other'] }}\"}\n",
+	})
+	pb, err := LoadPlaybook(filepath.Join(dir, "site.yml"), []playbook.Source{{FS: os.DirFS(shared), Dir: ".", Display: "shared"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := &collector{}
+	if _, err := Run(context.Background(), Options{Inventory: loadInv(t, "h1\n"), Playbook: pb, Sinks: []Sink{col}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := col.results("check")["h1"]; r == nil || r.Status != StatusOK {
+		t.Errorf("check: %+v (tasks ran: %v)", r, col.taskOrder())
+	}
+}
