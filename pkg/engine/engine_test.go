@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -151,10 +151,10 @@ func TestPrecedence(t *testing.T) {
               - derived == 'web1-defaults'
       vars: {l6: block, l7: block}
 `,
-		"more.yml":               "l5: vars_files\n",
+		"more.yml":                  "l5: vars_files\n",
 		"roles/r/defaults/main.yml": "{l1: defaults, l2: defaults, l3: defaults, l4: defaults, derived: '{{ inventory_hostname }}-{{ l1 }}'}\n",
-		"roles/r/vars/main.yml":  "{l6: rolevars}\n",
-		"roles/r/tasks/main.yml": "- name: set\n  set_fact: {l8: set_fact, l9: set_fact, l10: set_fact}\n- name: rolecheck\n  assert:\n    that: [l6 == 'rolevars', l5 == 'vars_files']\n",
+		"roles/r/vars/main.yml":     "{l6: rolevars}\n",
+		"roles/r/tasks/main.yml":    "- name: set\n  set_fact: {l8: set_fact, l9: set_fact, l10: set_fact}\n- name: rolecheck\n  assert:\n    that: [l6 == 'rolevars', l5 == 'vars_files']\n",
 	})
 	inv := loadInv(t, "[web]\nweb1 l3=host\n[web:vars]\nl2=group\nl3=group\n")
 	col := &collector{}

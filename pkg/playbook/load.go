@@ -65,7 +65,7 @@ type loader struct {
 	roles map[string]*Role
 	files map[string][]*Task // task files outside roles, by FS path
 
-	curPlay *Play // handlers of roles imported inside tasks land here
+	curPlay     *Play // handlers of roles imported inside tasks land here
 	roleLoading map[string]bool
 }
 

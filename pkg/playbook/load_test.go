@@ -183,8 +183,8 @@ func TestLoadPlayProblems(t *testing.T) {
 
 func TestTemplateFileChecked(t *testing.T) {
 	_, err := load(t, map[string]string{
-		"site.yml":           "- hosts: all\n  tasks:\n    - template: src=a.j2 dest=/tmp/a\n",
-		"templates/a.j2":     "line\n{% for x in y %}\nno endfor\n",
+		"site.yml":            "- hosts: all\n  tasks:\n    - template: src=a.j2 dest=/tmp/a\n",
+		"templates/a.j2":      "line\n{% for x in y %}\nno endfor\n",
 		"roles/r/tasks/x.yml": "",
 	})
 	got := strings.Join(problems(t, err), "\n")

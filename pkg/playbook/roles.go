@@ -21,19 +21,19 @@ type ActionSpec struct {
 // EngineActions are the actions the engine runs itself rather than through a
 // module, because they change engine state (variables, inventory, control flow).
 var EngineActions = map[string]ActionSpec{
-	"set_fact":       {AnyArgs: true},
-	"add_host":       {AnyArgs: true},
-	"group_by":       {Accepted: []string{"key", "parents"}, Required: []string{"key"}},
-	"debug":          {Accepted: []string{"msg", "var", "verbosity"}},
-	"assert":         {Accepted: []string{"that", "fail_msg", "msg", "success_msg", "quiet"}, Required: []string{"that"}},
-	"fail":           {Accepted: []string{"msg"}},
-	"meta":           {Accepted: []string{RawParams}, Required: []string{RawParams}},
-	"include_tasks":  {Accepted: []string{"file", RawParams, "apply"}},
-	"import_tasks":   {Accepted: []string{"file", RawParams}},
-	"include_role":   {Accepted: []string{"name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "public", "apply"}, Required: []string{"name"}},
-	"import_role":    {Accepted: []string{"name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "public"}, Required: []string{"name"}},
-	"include_vars":   {Accepted: []string{"file", RawParams, "name"}},
-	"pause":          {Accepted: []string{"seconds", "minutes", "prompt"}},
+	"set_fact":      {AnyArgs: true},
+	"add_host":      {AnyArgs: true},
+	"group_by":      {Accepted: []string{"key", "parents"}, Required: []string{"key"}},
+	"debug":         {Accepted: []string{"msg", "var", "verbosity"}},
+	"assert":        {Accepted: []string{"that", "fail_msg", "msg", "success_msg", "quiet"}, Required: []string{"that"}},
+	"fail":          {Accepted: []string{"msg"}},
+	"meta":          {Accepted: []string{RawParams}, Required: []string{RawParams}},
+	"include_tasks": {Accepted: []string{"file", RawParams, "apply"}},
+	"import_tasks":  {Accepted: []string{"file", RawParams}},
+	"include_role":  {Accepted: []string{"name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "public", "apply"}, Required: []string{"name"}},
+	"import_role":   {Accepted: []string{"name", "tasks_from", "vars_from", "defaults_from", "handlers_from", "public"}, Required: []string{"name"}},
+	"include_vars":  {Accepted: []string{"file", RawParams, "name"}},
+	"pause":         {Accepted: []string{"seconds", "minutes", "prompt"}},
 }
 
 // ParseSerial parses one serial entry: a count ("3") or a percentage ("30%").
