@@ -5,6 +5,7 @@
 #
 #   make bench-engine                     # or: bench/engine/run.sh
 #   N_SMALL=5 N_BIG=200 BASELINE=/work/shared/bench/ansible-baseline bench/engine/run.sh
+#   SKIP_ANSIBLE=1 N_BIG=0 bench/engine/run.sh   # koala alone, small fleet: for iterating
 #
 # Needs root (fleet.sh starts sshd), openssh-server and ansible-core.
 set -euo pipefail
@@ -13,6 +14,7 @@ root=$(cd "$here/../.." && pwd)
 BASELINE=${BASELINE:-$root/../shared/bench/ansible-baseline}
 N_SMALL=${N_SMALL:-5}
 N_BIG=${N_BIG:-200}
+SKIP_ANSIBLE=${SKIP_ANSIBLE:-}
 KOALA=${KOALA:-$root/bin/koala}
 FORKS=${FORKS:-50}
 fleet=$BASELINE/fleet.sh
@@ -40,29 +42,37 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 bash "$fleet" down >/dev/null 2>&1 || true
 bash "$fleet" up "$N_SMALL" >/dev/null
 
-fresh
-timed ansible1 ansible-playbook -i "$inv" -f 20 "$BASELINE/site.yml"
-timed ansible2 ansible-playbook -i "$inv" -f 20 "$BASELINE/site.yml"
-rm -rf "$work/ansible-out"; cp -a /tmp/fleetroot "$work/ansible-out"
+if [ -z "$SKIP_ANSIBLE" ]; then
+	fresh
+	timed ansible1 ansible-playbook -i "$inv" -f 20 "$BASELINE/site.yml"
+	timed ansible2 ansible-playbook -i "$inv" -f 20 "$BASELINE/site.yml"
+	rm -rf "$work/ansible-out"; cp -a /tmp/fleetroot "$work/ansible-out"
+fi
 
 fresh
 timed koala1 "$KOALA" run -i "$inv" -f "$FORKS" "$here/site.yml"
 timed koala2 "$KOALA" run -i "$inv" -f "$FORKS" "$here/site.yml"
 grep -q "changed=0 " <(grep -E '^host' "$work/koala2.log") || { echo "koala no-change run changed something:" >&2; cat "$work/koala2.log" >&2; exit 1; }
 
-same=identical
-if ! diff -r "$work/ansible-out" /tmp/fleetroot >"$work/content.diff"; then
-	same="DIFFERENT (see $work/content.diff)"
-fi
-
 echo "== Engine benchmark: $N_SMALL hosts, $items task-items per host"
 printf "%-22s %9s %9s\n" "" "first" "no-change"
-printf "%-22s %8ss %8ss\n" "ansible-playbook -f20" "$(wall ansible1)" "$(wall ansible2)"
+if [ -z "$SKIP_ANSIBLE" ]; then
+	printf "%-22s %8ss %8ss\n" "ansible-playbook -f20" "$(wall ansible1)" "$(wall ansible2)"
+fi
 printf "%-22s %8ss %8ss\n" "koala run" "$(wall koala1)" "$(wall koala2)"
-printf "%-22s %8sx %8sx\n" "speed-up" "$(ratio "$(wall ansible1)" "$(wall koala1)")" "$(ratio "$(wall ansible2)" "$(wall koala2)")"
-printf "%-22s %8ss %8ss\n" "controller CPU ansible" "$(cpu ansible1)" "$(cpu ansible2)"
+if [ -z "$SKIP_ANSIBLE" ]; then
+	printf "%-22s %8sx %8sx\n" "speed-up" "$(ratio "$(wall ansible1)" "$(wall koala1)")" "$(ratio "$(wall ansible2)" "$(wall koala2)")"
+	printf "%-22s %8ss %8ss\n" "controller CPU ansible" "$(cpu ansible1)" "$(cpu ansible2)"
+fi
 printf "%-22s %8ss %8ss\n" "controller CPU koala" "$(cpu koala1)" "$(cpu koala2)"
-echo "files produced: $same"
+if [ -z "$SKIP_ANSIBLE" ]; then
+	same=identical
+	if ! diff -r "$work/ansible-out" /tmp/fleetroot >"$work/content.diff"; then
+		same="DIFFERENT (see $work/content.diff)"
+	fi
+	echo "files produced: $same"
+fi
+[ "$N_BIG" -gt 0 ] || { echo "logs: $work"; exit 0; }
 
 bash "$fleet" down >/dev/null
 bash "$fleet" up "$N_BIG" >/dev/null

@@ -1,7 +1,7 @@
 package transport
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,58 +20,61 @@ import (
 
 // A persistent shell is one long-lived SSH session running /bin/sh (or
 // `sudo -H -n -u USER -- /bin/sh`) that is fed command lines on its stdin and
-// answers in frames on its stdout. It saves what a session per command costs
-// on the host: sshd forking, setting up the session and starting the login
-// shell, and under Become a sudo run.
+// answers with frames on its stdout and stderr. It saves what a session per
+// command costs on the host: sshd forking, setting up the session and starting
+// the login shell, and under Become a sudo run. On a loaded host every process
+// start is a wait for a CPU, so a command costs exactly one fork here.
 //
-// Protocol. Go writes shellInit once; the shell answers "M ready". Each command
-// is then one request line
+// Protocol. Go writes shellInit once; the shell answers "M ready PID PGID". Each
+// command is then one request line
 //
-//	[__kf <&3 |] (export K='v'; exec setsid /bin/sh -c 'CMD') [</dev/null] >"$__kd/o" 2>"$__kd/e" 3<&- & __kw $!
+//	__ks; [__kf <&3 |] (export K='v'; exec setsid /bin/sh -c 'CMD') [</dev/null] 3<&- & __kw $!
 //
-// which the shell's parser reads whole before running it, so the exports never
-// leave the shell's memory for a process's arguments. The command gets a process
-// group of its own (setsid), which a cancel signals. The shell answers
+// which the shell's parser reads whole before running any of it, so the exports
+// never leave the shell's memory for a process's arguments, and the command's
+// input cannot be taken for more program. The command runs in a session and
+// process group of its own (setsid), as it would in an SSH session, and writes
+// straight to the shell's stdout and stderr. Both streams carry
 //
-//	M p PID                 the command started; PID is also its process group
-//	M r RC OUTLEN ERRLEN    it ended; OUTLEN bytes of stdout, ERRLEN of stderr follow
-//	M e                     end of frame
+//	M s\n  <the command's output>  M r RC\n   (stderr: M s\n ... M r\n)
 //
-// M is a random marker per shell. Output is counted, not scanned for the marker,
-// so any bytes pass; the trailer catches files that changed while being read (a
-// background process still writing), and a shell whose stream is in doubt is
-// discarded. Command stdin follows the "p" frame as chunks "N\n" + N bytes, ended
-// by "0\n", read from fd 3 (an asynchronous list's stdin is /dev/null, and
-// the command must not see the shell's stream); __kf copies each chunk to a file before passing it on, so a command
-// that exits without reading its input cannot leave bytes in the shell's stream.
+// M is a random marker made for each shell, never placed in any process's
+// arguments (the shell reads it from its stdin), so no command can know it, and
+// output is passed whatever bytes it holds. What precedes "M s" is output of an
+// earlier command's background processes and is dropped.
+//
+// Command stdin is sent after the "s" frame, as chunks "N\n" + N bytes ended by
+// "0\n", which __kf reads from fd 3 (an asynchronous list's stdin is
+// /dev/null, and the command must not see the shell's stream). __kf copies each
+// chunk to a file before passing it on, so a command that exits without
+// reading its input cannot leave bytes in the stream.
 const shellInit = `__km=%s
 command -v setsid >/dev/null || { echo "setsid not found on the host" >&2; exit 1; }
 __kd=$(mktemp -d "${TMPDIR:-/tmp}/.koala-sh.XXXXXXXX") || exit 1
 trap 'rm -rf "$__kd"' EXIT
-exec 3<&0
 trap 'exit 129' HUP
 trap 'exit 141' PIPE
 trap 'exit 143' TERM
+exec 3<&0
 __kf() {
 	while IFS= read -r __n && [ "$__n" -gt 0 ]; do
 		head -c "$__n" >"$__kd/i" && cat "$__kd/i" 2>/dev/null
 	done
 }
-__kw() {
-	printf '%%s p %%s\n' "$__km" "$1"
-	wait "$1"
-	__r=$?
-	set -- $(stat -c %%s "$__kd/o" "$__kd/e" 2>/dev/null)
-	if [ $# -eq 2 ]; then
-		printf '%%s r %%s %%s %%s\n' "$__km" "$__r" "$1" "$2"
-		cat "$__kd/o" "$__kd/e"
-	else
-		printf '%%s r %%s -1 -1\n' "$__km" "$__r"
-	fi
-	printf '%%s e\n' "$__km"
-	rm -f "$__kd/o" "$__kd/e"
+__ks() {
+	printf '%%s s\n' "$__km"
+	printf '%%s s\n' "$__km" >&2
 }
-printf '%%s ready\n' "$__km"
+__kw() {
+	wait "$1" 2>/dev/null # no "Killed" from dash when a signal ended the job
+	__r=$?
+	printf '%%s r %%s\n' "$__km" "$__r"
+	printf '%%s r\n' "$__km" >&2
+}
+read -r __st </proc/$$/stat
+__st=${__st##*') '}
+set -- $__st
+printf '%%s ready %%s %%s\n' "$__km" "$$" "$3"
 `
 
 const (
@@ -79,24 +82,38 @@ const (
 	shellStartTimeout = 30 * time.Second
 	// stdinChunk is the most command input sent in one frame.
 	stdinChunk = 64 << 10
-	// shellStderrKeep is how much of a shell's own stderr an error quotes.
-	shellStderrKeep = 2 << 10
 )
+
+// killShell is run (as the shell's user) in a session of its own to cancel a
+// command: SIGTERM to the process group of each of the shell's children (the
+// command, which setsid made a group leader), then to the shell's own group, so
+// that a command not yet started never starts. The shell is dropped after.
+const killShell = `for __s in /proc/[0-9]*/stat; do
+	read -r __l <"$__s" 2>/dev/null || continue
+	set -- ${__l##*') '}
+	[ "$2" = %[1]d ] && kill -15 -"$3" 2>/dev/null
+done
+kill -15 -%[2]d 2>/dev/null
+exit 0`
 
 // errNoShell means a persistent shell could not be started for a reason other
 // than a lost connection (sudo refused, no setsid on the host): the command is
 // then run in a session of its own, which reports such failures as before.
 var errNoShell = errors.New("no persistent shell")
 
+// errShellExited is what reading a frame returns once the shell has ended.
+var errShellExited = errors.New("the shell exited")
+
 // shell is one persistent shell; it runs one command at a time.
 type shell struct {
-	user   string // "" = the login user
-	sess   *ssh.Session
-	in     io.WriteCloser
-	out    *bufio.Reader
-	stderr *tailWriter
-	marker string
-	dead   chan struct{} // closed when the session has ended
+	user     string // "" = the login user
+	sess     *ssh.Session
+	in       io.WriteCloser
+	out, err *stream
+	marker   string
+	pid      int           // the shell's pid on the host
+	pgid     int           // its process group
+	dead     chan struct{} // closed when the session has ended
 }
 
 func (s *shell) alive() bool {
@@ -109,6 +126,72 @@ func (s *shell) alive() bool {
 }
 
 func (s *shell) close() { s.sess.Close() }
+
+// stream collects one of a shell's output streams for next to cut into frames.
+type stream struct {
+	mu   sync.Mutex
+	buf  []byte
+	more chan struct{} // 1-buffered: data came or the stream ended
+	done bool
+}
+
+func newStream() *stream { return &stream{more: make(chan struct{}, 1)} }
+
+func (s *stream) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	s.buf = append(s.buf, p...)
+	s.mu.Unlock()
+	s.wake()
+	return len(p), nil
+}
+
+func (s *stream) wake() {
+	select {
+	case s.more <- struct{}{}:
+	default:
+	}
+}
+
+// end marks the stream finished: nothing more will be written.
+func (s *stream) end() {
+	s.mu.Lock()
+	s.done = true
+	s.mu.Unlock()
+	s.wake()
+}
+
+// next waits for sep and returns (and consumes) what precedes it, sep included.
+func (s *stream) next(sep string) ([]byte, error) {
+	from := 0
+	for {
+		s.mu.Lock()
+		if i := bytes.Index(s.buf[from:], []byte(sep)); i >= 0 {
+			i += from
+			out := bytes.Clone(s.buf[:i])
+			s.buf = s.buf[i+len(sep):]
+			s.mu.Unlock()
+			return out, nil
+		}
+		from = max(0, len(s.buf)-len(sep)+1)
+		done := s.done
+		s.mu.Unlock()
+		if done {
+			return nil, errShellExited
+		}
+		<-s.more
+	}
+}
+
+// tail is the end of what is left in the stream, for error messages.
+func (s *stream) tail() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := strings.TrimSpace(string(s.buf[max(0, len(s.buf)-2048):]))
+	if t == "" {
+		return ""
+	}
+	return ": " + t
+}
 
 // shellPool holds a host's idle persistent shells by user.
 type shellPool struct {
@@ -233,15 +316,14 @@ func (c *sshConn) openShell(ctx context.Context, user string) (*shell, error) {
 		}
 		return nil, fmt.Errorf("open session on %s: %w", c.host, err)
 	}
-	sh := &shell{user: user, sess: sess, stderr: &tailWriter{max: shellStderrKeep},
+	sh := &shell{user: user, sess: sess, out: newStream(), err: newStream(),
 		marker: "__koala_" + hex.EncodeToString(nonce), dead: make(chan struct{})}
-	in, err1 := sess.StdinPipe()
-	out, err2 := sess.StdoutPipe()
-	if err := errors.Join(err1, err2); err != nil {
+	in, err := sess.StdinPipe()
+	if err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("open session on %s: %w", c.host, err)
 	}
-	sh.in, sh.out, sess.Stderr = in, bufio.NewReaderSize(out, 64<<10), sh.stderr
+	sh.in, sess.Stdout, sess.Stderr = in, sh.out, sh.err
 	cmd := "exec /bin/sh"
 	if user != "" {
 		cmd = "exec sudo -H -n -u " + Quote(user) + " -- /bin/sh"
@@ -253,16 +335,30 @@ func (c *sshConn) openShell(ctx context.Context, user string) (*shell, error) {
 		}
 		return nil, fmt.Errorf("start shell on %s: %w", c.host, err)
 	}
-	go func() { sess.Wait(); close(sh.dead) }()
+	go func() {
+		sess.Wait()
+		sh.out.end()
+		sh.err.end()
+		close(sh.dead)
+	}()
 	ready := make(chan error, 1)
 	go func() {
 		if _, err := io.WriteString(in, fmt.Sprintf(shellInit, sh.marker)); err != nil {
 			ready <- err
 			return
 		}
-		line, err := sh.out.ReadString('\n')
-		if err == nil && line != sh.marker+" ready\n" {
-			err = fmt.Errorf("unexpected output %q", line)
+		stray, err := sh.out.next(sh.marker + " ready ")
+		if err == nil && len(stray) > 0 {
+			err = fmt.Errorf("unexpected output %q", truncate(string(stray), 80))
+		}
+		var line []byte
+		if err == nil {
+			line, err = sh.out.next("\n")
+		}
+		if err == nil {
+			if _, serr := fmt.Sscanf(string(line), "%d %d", &sh.pid, &sh.pgid); serr != nil {
+				err = fmt.Errorf("bad ready frame %q", line)
+			}
 		}
 		ready <- err
 	}()
@@ -281,7 +377,7 @@ func (c *sshConn) openShell(ctx context.Context, user string) (*shell, error) {
 		if c.gone() {
 			return nil, c.lost(err)
 		}
-		return nil, fmt.Errorf("%w on %s as %s: %v%s", errNoShell, c.host, userName(user), err, sh.stderr.quote())
+		return nil, fmt.Errorf("%w on %s as %s: %v%s", errNoShell, c.host, userName(user), err, sh.err.tail())
 	}
 	return sh, nil
 }
@@ -309,9 +405,8 @@ func (c *sshConn) execShell(ctx context.Context, user string, cmd Command) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	pid := make(chan int, 1)
 	done := make(chan shellReply, 1)
-	go func() { done <- s.run(req, cmd.Stdin, pid) }()
+	go func() { done <- s.run(req, cmd.Stdin) }()
 	select {
 	case r := <-done:
 		if r.err == nil {
@@ -325,9 +420,9 @@ func (c *sshConn) execShell(ctx context.Context, user string, cmd Command) (Resu
 		if c.gone() {
 			return Result{}, c.lost(r.err)
 		}
-		return Result{}, fmt.Errorf("run command on %s as %s: persistent shell failed: %w%s", c.host, userName(user), r.err, s.stderr.quote())
+		return Result{}, fmt.Errorf("run command on %s as %s: persistent shell failed: %w%s", c.host, userName(user), r.err, s.err.tail())
 	case <-ctx.Done():
-		c.kill(user, pid)
+		c.kill(s)
 		c.dropShell(s)
 		return Result{}, fmt.Errorf("run command on %s: %w", c.host, ctx.Err())
 	}
@@ -336,6 +431,7 @@ func (c *sshConn) execShell(ctx context.Context, user string, cmd Command) (Resu
 // shellRequest is cmd's request line (see shellInit).
 func shellRequest(cmd Command) (string, error) {
 	var b strings.Builder
+	b.WriteString("__ks; ")
 	if cmd.Stdin != nil {
 		b.WriteString("__kf <&3 | ")
 	}
@@ -354,7 +450,7 @@ func shellRequest(cmd Command) (string, error) {
 	if cmd.Stdin == nil {
 		b.WriteString(" </dev/null")
 	}
-	b.WriteString(` >"$__kd/o" 2>"$__kd/e" 3<&- & __kw $!` + "\n")
+	b.WriteString(" 3<&- & __kw $!\n")
 	return b.String(), nil
 }
 
@@ -364,41 +460,39 @@ type shellReply struct {
 	stdinErr error // reading Command.Stdin failed; the command still ran
 }
 
-// run sends one request and reads its frames; the command's pid goes to pid as
-// soon as it is known.
-func (s *shell) run(req string, stdin io.Reader, pid chan<- int) (r shellReply) {
+// run sends one request and reads its frames.
+func (s *shell) run(req string, stdin io.Reader) (r shellReply) {
 	if _, err := io.WriteString(s.in, req); err != nil {
 		r.err = fmt.Errorf("send command: %w", err)
 		return r
 	}
-	f, err := s.frame("p", 1)
-	if err != nil {
-		r.err = err
+	start, result := s.marker+" s\n", s.marker+" r "
+	if _, r.err = s.out.next(start); r.err != nil {
 		return r
 	}
-	n, err := strconv.Atoi(f[0])
-	if err != nil {
-		r.err = fmt.Errorf("bad pid frame %q", f)
-		return r
-	}
-	pid <- n
 	sent := make(chan error, 1)
 	if stdin != nil {
 		go func() { sent <- s.feed(stdin) }()
 	} else {
 		sent <- nil
 	}
-	f, err = s.frame("r", 3)
+	if r.res.Stdout, r.err = s.out.next(result); r.err != nil {
+		return r
+	}
+	rc, err := s.out.next("\n")
 	if err != nil {
 		r.err = err
 		return r
 	}
-	var nums [3]int
-	for i := range nums {
-		if nums[i], err = strconv.Atoi(f[i]); err != nil {
-			r.err = fmt.Errorf("bad result frame %q", f)
-			return r
-		}
+	if r.res.RC, err = strconv.Atoi(string(rc)); err != nil {
+		r.err = fmt.Errorf("bad result frame %q", rc)
+		return r
+	}
+	if _, r.err = s.err.next(start); r.err != nil {
+		return r
+	}
+	if r.res.Stderr, r.err = s.err.next(s.marker + " r\n"); r.err != nil {
+		return r
 	}
 	// The "r" frame comes after the command and the feeder have ended.
 	if ferr := <-sent; ferr != nil {
@@ -407,28 +501,6 @@ func (s *shell) run(req string, stdin io.Reader, pid chan<- int) (r shellReply) 
 			return r
 		}
 		r.stdinErr = ferr
-	}
-	r.res.RC = nums[0]
-	if nums[1] < 0 {
-		if _, err := s.frame("e", 0); err != nil {
-			r.err = err
-			return r
-		}
-		r.err = errors.New("the command's output files vanished from the shell's temporary directory")
-		return r
-	}
-	r.res.Stdout = make([]byte, nums[1])
-	r.res.Stderr = make([]byte, nums[2])
-	if _, err := io.ReadFull(s.out, r.res.Stdout); err != nil {
-		r.err = fmt.Errorf("read stdout: %w", err)
-		return r
-	}
-	if _, err := io.ReadFull(s.out, r.res.Stderr); err != nil {
-		r.err = fmt.Errorf("read stderr: %w", err)
-		return r
-	}
-	if _, err := s.frame("e", 0); err != nil {
-		r.err = fmt.Errorf("%w (the output changed while it was read: a background process still writing?)", err)
 	}
 	return r
 }
@@ -461,22 +533,6 @@ func (s *shell) feed(stdin io.Reader) error {
 	return readErr
 }
 
-// frame reads one frame line of kind and returns its n fields after the kind.
-func (s *shell) frame(kind string, n int) ([]string, error) {
-	line, err := s.out.ReadString('\n')
-	if err != nil {
-		if err == io.EOF {
-			return nil, errors.New("the shell exited")
-		}
-		return nil, err
-	}
-	f := strings.Fields(line)
-	if len(f) != n+2 || f[0] != s.marker || f[1] != kind {
-		return nil, fmt.Errorf("unexpected output %q where a %q frame was due", truncate(line, 80), kind)
-	}
-	return f[2:], nil
-}
-
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "..."
@@ -484,21 +540,15 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// kill sends SIGTERM to a cancelled command's process group from a session of
-// its own, as user (through sudo) when the shell runs as another user. It is
-// best effort: the host may be gone, which is why ctx ended.
-func (c *sshConn) kill(user string, pidc <-chan int) {
+// kill cancels the command running in s (see killShell), from a session of
+// its own and as s's user. It is best effort: the host may be gone, which is
+// why ctx ended.
+func (c *sshConn) kill(s *shell) {
 	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
 	defer cancel()
-	var pid int
-	select {
-	case pid = <-pidc:
-	case <-ctx.Done():
-		return // never started, or the shell is stuck: dropping it ends it
-	}
-	cmd := "kill -15 -" + strconv.Itoa(pid) + " 2>/dev/null"
-	if user != "" {
-		cmd = "sudo -n -u " + Quote(user) + " -- /bin/sh -c " + Quote(cmd)
+	cmd := "/bin/sh -c " + Quote(fmt.Sprintf(killShell, s.pid, s.pgid))
+	if s.user != "" {
+		cmd = "sudo -n -u " + Quote(s.user) + " -- " + cmd
 	}
 	k, err := c.client.NewSession()
 	if err != nil {
@@ -514,31 +564,4 @@ func (c *sshConn) kill(user string, pidc <-chan int) {
 	case <-done:
 	case <-ctx.Done():
 	}
-}
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > w.max {
-		w.buf = w.buf[len(w.buf)-w.max:]
-	}
-	return len(p), nil
-}
-
-// quote is ": <stderr>" or "" when there was none.
-func (w *tailWriter) quote() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if s := strings.TrimSpace(string(w.buf)); s != "" {
-		return ": " + s
-	}
-	return ""
 }

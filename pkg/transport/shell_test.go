@@ -90,7 +90,6 @@ func TestShellExit(t *testing.T) {
 func TestShellCancel(t *testing.T) {
 	_, c := connect(t)
 	for _, conn := range []Conn{c, Become(c, "nobody")} {
-		pid := mustExec(t, conn, shellPID)
 		// Another command on the same host runs on through the cancel.
 		other := make(chan string, 1)
 		go func() {
@@ -116,9 +115,6 @@ func TestShellCancel(t *testing.T) {
 			t.Errorf("the other command: %s", got)
 		}
 		mustExec(t, conn, "true")
-		if pid == "" {
-			t.Error("no shell pid")
-		}
 	}
 }
 
