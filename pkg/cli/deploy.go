@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/koala-stack/koala/pkg/configdir"
 	"github.com/koala-stack/koala/pkg/deploy"
@@ -43,21 +44,29 @@ func lifecycleCommands() []*ucli.Command {
 
 func lifecycleFlags() []ucli.Flag {
 	cache, _ := os.UserCacheDir()
-	return []ucli.Flag{
+	return append([]ucli.Flag{
 		&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file or directory (repeatable)", Value: ucli.NewStringSlice(filepath.Join(configdir.Default, "multinode"))},
 		&ucli.StringFlag{Name: "configdir", EnvVars: []string{"KOLLA_CONFIG_PATH"}, Value: configdir.Default, Usage: "the config directory (globals.yml, passwords.yml, config/)"},
 		&ucli.StringFlag{Name: "passwords", Usage: "passwords file (default: CONFIGDIR/passwords.yml)"},
-		&ucli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "only hosts matching this pattern"},
-		&ucli.StringSliceFlag{Name: "tags", Aliases: []string{"t"}, Usage: "only tasks with these tags"},
+		&ucli.StringFlag{Name: "playbook-dir", Usage: "a tree with playbook/ and roles/ to run instead of the built-in one"},
+		&ucli.StringFlag{Name: "cache-dir", Value: filepath.Join(cache, "koala"), Usage: "where the built-in roles are written to be run"},
+	}, engineFlags()...)
+}
+
+// engineFlags are the ansible-playbook options every command that runs a
+// playbook takes.
+func engineFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "further limit hosts to this pattern"},
+		&ucli.StringSliceFlag{Name: "tags", Aliases: []string{"t"}, Usage: "only run tasks with these tags (comma-separated, repeatable)"},
 		&ucli.StringSliceFlag{Name: "skip-tags", Usage: "skip tasks with these tags"},
+		// A generic flag: a StringSliceFlag would split "-e list=a,b" at the comma.
 		&ucli.GenericFlag{Name: "extra-vars", Aliases: []string{"e"}, Value: &repeated{}, Usage: "extra variables: k=v, {yaml} or @file (repeatable, highest precedence)"},
 		&ucli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "report what would change, change nothing"},
 		&ucli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the changes made to files"},
 		&ucli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: engine.DefaultForks, Usage: "hosts worked on at once"},
 		&ucli.BoolFlag{Name: "json", Usage: "print the event stream as JSON lines instead of the terminal view"},
 		&ucli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "a line per host result (-vv: per loop item)"},
-		&ucli.StringFlag{Name: "playbook-dir", Usage: "a tree with playbook/ and roles/ to run instead of the built-in one"},
-		&ucli.StringFlag{Name: "cache-dir", Value: filepath.Join(cache, "koala"), Usage: "where the built-in roles are written to be run"},
 	}
 }
 
@@ -87,14 +96,18 @@ func runLifecycle(c *ucli.Context, a deploy.Action) error {
 	return nil
 }
 
-// eventSink is the terminal view (live on a TTY) or, with --json, JSON lines.
+// eventSink is the terminal view (live on a TTY, cut to its width) or, with
+// --json, JSON lines.
 func eventSink(c *ucli.Context) engine.Sink {
 	if c.Bool("json") {
 		return output.NewJSON(c.App.Writer)
 	}
-	live := false
-	if f, ok := c.App.Writer.(*os.File); ok {
-		live = output.IsTerminal(f)
+	live, width := false, 0
+	if f, ok := c.App.Writer.(*os.File); ok && output.IsTerminal(f) {
+		live = true
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+			width = int(ws.Col)
+		}
 	}
-	return output.NewTerminal(c.App.Writer, output.TerminalOptions{Live: live, Verbose: c.Count("verbose"), Diff: c.Bool("diff")})
+	return output.NewTerminal(c.App.Writer, output.TerminalOptions{Live: live, Width: width, Verbose: c.Count("verbose"), Diff: c.Bool("diff")})
 }

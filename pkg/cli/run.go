@@ -3,14 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/koala-stack/koala/pkg/engine"
-	"github.com/koala-stack/koala/pkg/engine/output"
 	"github.com/koala-stack/koala/pkg/inventory"
 )
 
@@ -24,19 +21,9 @@ func runCommand() *ucli.Command {
 			"uses (all problems are reported at once, with file:line, before any host is\n" +
 			"touched), then runs it. Exit status: 0 all hosts ok, 2 a host failed or was\n" +
 			"unreachable, 1 bad input.",
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file, directory or host list (repeatable)", Required: true},
-			&ucli.StringFlag{Name: "limit", Aliases: []string{"l"}, Usage: "further limit hosts to this pattern"},
-			&ucli.StringSliceFlag{Name: "tags", Aliases: []string{"t"}, Usage: "only run tasks with these tags (comma-separated, repeatable)"},
-			&ucli.StringSliceFlag{Name: "skip-tags", Usage: "skip tasks with these tags"},
-			// A generic flag: a StringSliceFlag would split "-e list=a,b" at the comma.
-			&ucli.GenericFlag{Name: "extra-vars", Aliases: []string{"e"}, Value: &repeated{}, Usage: "extra variables: k=v, {yaml} or @file (repeatable, highest precedence)"},
-			&ucli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "report what would change, change nothing"},
-			&ucli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the changes made to files"},
-			&ucli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: engine.DefaultForks, Usage: "hosts worked on at once"},
-			&ucli.BoolFlag{Name: "json", Usage: "print the event stream as JSON lines instead of the terminal view"},
-			&ucli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "a line per host result (-vv: per loop item)"},
-		},
+		}, engineFlags()...),
 		Action: runPlaybook,
 	}
 }
@@ -58,19 +45,6 @@ func runPlaybook(c *ucli.Context) error {
 		return &ExitError{Code: 1, Err: err}
 	}
 	verbose := c.Count("verbose")
-	var sink engine.Sink
-	if c.Bool("json") {
-		sink = output.NewJSON(c.App.Writer)
-	} else {
-		live, width := false, 0
-		if f, ok := c.App.Writer.(*os.File); ok && output.IsTerminal(f) {
-			live = true
-			if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
-				width = int(ws.Col)
-			}
-		}
-		sink = output.NewTerminal(c.App.Writer, output.TerminalOptions{Live: live, Width: width, Verbose: verbose, Diff: c.Bool("diff")})
-	}
 	recap, err := engine.Run(c.Context, engine.Options{
 		Inventory: inv,
 		Playbook:  pb,
@@ -82,7 +56,7 @@ func runPlaybook(c *ucli.Context) error {
 		Diff:      c.Bool("diff"),
 		Forks:     c.Int("forks"),
 		Verbosity: verbose,
-		Sinks:     []engine.Sink{sink},
+		Sinks:     []engine.Sink{eventSink(c)},
 	})
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
