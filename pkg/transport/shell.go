@@ -43,7 +43,9 @@ import (
 // output is passed whatever bytes it holds. What precedes "M s" is output of an
 // earlier command's background processes and is dropped.
 //
-// Command stdin is sent after the "s" frame, as chunks "N\n" + N bytes ended by
+// Command stdin is sent after the "s" frame. Input whose length is known (a
+// bytes.Reader or strings.Reader) is sent as is, read by one `head -c N` into a
+// file the command reads (__ki); other input is streamed as chunks "N\n" + N bytes ended by
 // "0\n", which __kf reads from fd 3 (an asynchronous list's stdin is
 // /dev/null, and the command must not see the shell's stream). __kf copies each
 // chunk to a file before passing it on, so a command that exits without
@@ -60,6 +62,9 @@ __kf() {
 	while IFS= read -r __n && [ "$__n" -gt 0 ]; do
 		head -c "$__n" >"$__kd/i" && cat "$__kd/i" 2>/dev/null
 	done
+}
+__ki() {
+	head -c "$1" <&3 >"$__kd/i"
 }
 __ks() {
 	printf '%%s s\n' "$__km"
@@ -397,7 +402,16 @@ func (c *sshConn) execShell(ctx context.Context, user string, cmd Command) (Resu
 	if strings.IndexByte(cmd.Cmd, 0) >= 0 {
 		return Result{}, fmt.Errorf("run command on %s: the command line contains a NUL byte", c.host)
 	}
-	req, err := shellRequest(cmd)
+	stdin, fixed := cmd.Stdin, []byte(nil)
+	switch r := stdin.(type) {
+	case *bytes.Reader, *strings.Reader:
+		fixed, _ = io.ReadAll(r) // cannot fail
+		stdin = nil
+		if len(fixed) == 0 {
+			fixed = nil
+		}
+	}
+	req, err := shellRequest(Command{Cmd: cmd.Cmd, Env: cmd.Env, Stdin: stdin}, fixed)
 	if err != nil {
 		return Result{}, fmt.Errorf("run command on %s: %w", c.host, err)
 	}
@@ -406,7 +420,7 @@ func (c *sshConn) execShell(ctx context.Context, user string, cmd Command) (Resu
 		return Result{}, err
 	}
 	done := make(chan shellReply, 1)
-	go func() { done <- s.run(req, cmd.Stdin) }()
+	go func() { done <- s.run(req, stdin, fixed) }()
 	select {
 	case r := <-done:
 		if r.err == nil {
@@ -429,10 +443,13 @@ func (c *sshConn) execShell(ctx context.Context, user string, cmd Command) (Resu
 }
 
 // shellRequest is cmd's request line (see shellInit).
-func shellRequest(cmd Command) (string, error) {
+func shellRequest(cmd Command, fixed []byte) (string, error) {
 	var b strings.Builder
 	b.WriteString("__ks; ")
-	if cmd.Stdin != nil {
+	if fixed != nil {
+		// A short read means the stream is broken: the shell must not go on.
+		fmt.Fprintf(&b, "__ki %d || exit; ", len(fixed))
+	} else if cmd.Stdin != nil {
 		b.WriteString("__kf <&3 | ")
 	}
 	b.WriteString("(")
@@ -447,7 +464,10 @@ func shellRequest(cmd Command) (string, error) {
 		b.WriteString("export " + k + "=" + Quote(v) + "; ")
 	}
 	b.WriteString("exec setsid /bin/sh -c " + Quote(cmd.Cmd) + ")")
-	if cmd.Stdin == nil {
+	switch {
+	case fixed != nil:
+		b.WriteString(` <"$__kd/i"`)
+	case cmd.Stdin == nil:
 		b.WriteString(" </dev/null")
 	}
 	b.WriteString(" 3<&- & __kw $!\n")
@@ -460,8 +480,9 @@ type shellReply struct {
 	stdinErr error // reading Command.Stdin failed; the command still ran
 }
 
-// run sends one request and reads its frames.
-func (s *shell) run(req string, stdin io.Reader) (r shellReply) {
+// run sends one request and reads its frames; the command's input is stdin,
+// streamed, or fixed, sent whole.
+func (s *shell) run(req string, stdin io.Reader, fixed []byte) (r shellReply) {
 	if _, err := io.WriteString(s.in, req); err != nil {
 		r.err = fmt.Errorf("send command: %w", err)
 		return r
@@ -471,9 +492,18 @@ func (s *shell) run(req string, stdin io.Reader) (r shellReply) {
 		return r
 	}
 	sent := make(chan error, 1)
-	if stdin != nil {
+	switch {
+	case fixed != nil:
+		go func() {
+			_, err := s.in.Write(fixed)
+			if err != nil {
+				err = fmt.Errorf("%w: %w", errSendStdin, err)
+			}
+			sent <- err
+		}()
+	case stdin != nil:
 		go func() { sent <- s.feed(stdin) }()
-	} else {
+	default:
 		sent <- nil
 	}
 	if r.res.Stdout, r.err = s.out.next(result); r.err != nil {

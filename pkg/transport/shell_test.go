@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -50,9 +51,12 @@ func TestShellStdin(t *testing.T) {
 		{"true", ""},           // reads none of it
 		{"exec <&-; echo closed", "closed"},
 	} {
-		res, err := c.Exec(testCtx(t), Command{Cmd: tc.cmd, Stdin: bytes.NewReader(big)})
-		if err != nil || res.RC != 0 || strings.TrimSpace(string(res.Stdout)) != tc.want {
-			t.Errorf("%q: rc %d, %q, %v; want %q", tc.cmd, res.RC, res.Stdout, err, tc.want)
+		// Sent whole (length known) and streamed in chunks (unknown).
+		for _, in := range []io.Reader{bytes.NewReader(big), io.MultiReader(bytes.NewReader(big))} {
+			res, err := c.Exec(testCtx(t), Command{Cmd: tc.cmd, Stdin: in})
+			if err != nil || res.RC != 0 || strings.TrimSpace(string(res.Stdout)) != tc.want {
+				t.Errorf("%q (%T): rc %d, %q, %v; want %q", tc.cmd, in, res.RC, res.Stdout, err, tc.want)
+			}
 		}
 	}
 	// No Stdin: the command reads end of file, not the shell's stream.

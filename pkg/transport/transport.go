@@ -1,13 +1,15 @@
 // Package transport reaches hosts: SSH (golang.org/x/crypto/ssh) with one client
-// per host for the whole run and a session per command, a local transport for
-// ansible_connection=local, sudo as a decorator, atomic checked uploads, and TCP and
-// unix-socket forwarding through a host's connection.
+// per host for the whole run and a few persistent shells per host and user that
+// run the commands (shell.go; PoolOptions.SessionPerCommand falls back to a
+// session per command), a local transport for ansible_connection=local, sudo as a
+// decorator, atomic checked uploads, and TCP and unix-socket forwarding through a
+// host's connection.
 //
 // Commands run under /bin/sh -c on the host whatever the login shell is. A
 // Command's Env reaches the command without ever appearing in a process's
-// arguments on the host: over SSH the exports travel on the session's stdin ahead
-// of the command's own input (see withEnv); locally they are set in the child's
-// environment.
+// arguments on the host: over SSH the exports are read by a shell from its stdin
+// (the persistent shell's request line, or withEnv's prefix to a session's input);
+// locally they are set in the child's environment.
 package transport
 
 import (

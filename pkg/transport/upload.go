@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -35,11 +36,20 @@ func upload(ctx context.Context, c execer, src io.Reader, dst string, opts Uploa
 	if mode == 0 {
 		mode = 0o644
 	}
+	nonce := make([]byte, 8)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("upload to %s:%s: %w", c.Host(), dst, err)
+	}
+	// Every process started counts on a busy host, hence builtins where they
+	// do: noclobber creates the temporary file exclusively (as mktemp would),
+	// umask makes it private until chmod (not needed for 0600).
 	var script strings.Builder
-	fmt.Fprintf(&script, "set -e\nt=$(mktemp %s)\n", Quote(path.Join(path.Dir(dst), ".koala-upload.XXXXXXXX")))
+	fmt.Fprintf(&script, "set -e\numask 077\nt=%s\nset -C\n: >\"$t\"\nset +C\n", Quote(path.Join(path.Dir(dst), ".koala-upload."+hex.EncodeToString(nonce))))
 	script.WriteString("trap 'rm -f \"$t\"' EXIT\ntrap 'exit 143' HUP INT TERM PIPE\ncat >\"$t\"\n")
 	fmt.Fprintf(&script, "s=$(sha256sum \"$t\")\n[ \"${s%%%% *}\" = %s ] || { echo \"checksum mismatch: received ${s%%%% *}, sent %s\" >&2; exit 1; }\n", sum, sum)
-	fmt.Fprintf(&script, "chmod %04o \"$t\"\n", mode)
+	if mode != 0o600 {
+		fmt.Fprintf(&script, "chmod %04o \"$t\"\n", mode)
+	}
 	if owner := ownerSpec(opts); owner != "" {
 		fmt.Fprintf(&script, "chown %s \"$t\"\n", Quote(owner))
 	}
