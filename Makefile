@@ -48,3 +48,16 @@ fuzz-inventory:
 .PHONY: e2e
 e2e: build
 	tests/e2e/run.sh
+
+# The main job on the built-in default: a 3-node lab (base image, nodes with
+# sshd and dockerd, a registry), prepared and checked by koala's own commands.
+LAB_DIR ?= $(HOME)/.cache/koala/lab/koala
+.PHONY: lab
+lab: build
+	$(BIN)/koala lab base
+	$(BIN)/koala lab up --nodes 3 --lab-dir $(LAB_DIR)
+	test -f $(LAB_DIR)/passwords.yml || install -m 0640 templates/etc/kolla/passwords.yml $(LAB_DIR)/passwords.yml
+	$(BIN)/koala genpwd -p $(LAB_DIR)/passwords.yml
+	$(BIN)/koala bootstrap-servers -i $(LAB_DIR)/multinode --configdir $(LAB_DIR)
+	$(BIN)/koala prechecks -i $(LAB_DIR)/multinode --configdir $(LAB_DIR)
+	$(BIN)/koala lab status
