@@ -92,15 +92,23 @@ func startKeystone(t *testing.T) string {
 	l.Close()
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	name := fmt.Sprintf("koala_test_keystone_%d", port)
+	// SQLite's default 5 s lock wait is too short on a loaded machine.
 	script := fmt.Sprintf(`set -e
+sed -i 's|^connection = sqlite:.*|connection = sqlite:////var/lib/keystone/keystone.db?timeout=120|' /etc/keystone/keystone.conf
 keystone-manage bootstrap --bootstrap-password %s --bootstrap-region-id RegionOne \
   --bootstrap-admin-url %[2]s/v3/ --bootstrap-internal-url %[2]s/v3/ --bootstrap-public-url %[2]s/v3/ >/dev/null 2>&1
 exec keystone-wsgi-public --host 127.0.0.1 --port %d`, keystoneAdminPassword, url, port)
 	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--network", "host", keystoneImage, "sh", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("start keystone: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
-	deadline := time.Now().Add(3 * time.Minute)
+	t.Cleanup(func() {
+		if t.Failed() { // Keystone's side of a failure is in its log
+			logs, _ := exec.Command("docker", "logs", "--tail", "60", name).CombinedOutput()
+			t.Logf("keystone log:\n%s", logs)
+		}
+		exec.Command("docker", "rm", "-f", name).Run()
+	})
+	deadline := time.Now().Add(8 * time.Minute) // a loaded CI machine starts Python slowly
 	for {
 		resp, err := http.Get(url + "/v3")
 		if err == nil {
@@ -111,7 +119,7 @@ exec keystone-wsgi-public --host 127.0.0.1 --port %d`, keystoneAdminPassword, ur
 		}
 		if time.Now().After(deadline) {
 			logs, _ := exec.Command("docker", "logs", "--tail", "30", name).CombinedOutput()
-			t.Fatalf("keystone did not answer at %s within 3 minutes: %v\n%s", url, err, logs)
+			t.Fatalf("keystone did not answer at %s within 8 minutes: %v\n%s", url, err, logs)
 		}
 		time.Sleep(time.Second)
 	}

@@ -20,7 +20,7 @@ cat > /etc/keystone/keystone.conf <<CONF
 [DEFAULT]
 use_stderr = true
 [database]
-connection = sqlite:////var/lib/keystone/keystone.db
+connection = sqlite:////var/lib/keystone/keystone.db?timeout=120
 [token]
 provider = fernet
 [fernet_tokens]
