@@ -8,8 +8,10 @@ import (
 	"io"
 )
 
-// Become returns c with every command run as user through sudo
-// (`sudo -H -n -u user -- /bin/sh -c ...`); user "" means root. Uploads go
+// Become returns c with every command run as user through sudo; user "" means
+// root. Over SSH the commands run in persistent `sudo -H -n -u user -- /bin/sh`
+// shells (shell.go), otherwise each through `sudo -H -n -u user -- /bin/sh -c`.
+// Uploads go
 // through the same sudo, so the temporary file, the checks and the rename all
 // happen as user. sudo must not ask for a password (-n makes it fail instead of
 // hanging). Dial is not affected: forwarding is done by sshd as the login user.

@@ -211,14 +211,15 @@ func newShellPool(max int) *shellPool {
 	return &shellPool{max: max, idle: map[string][]*shell{}, freed: make(chan struct{})}
 }
 
-// signal wakes the waiters of take; the caller holds mu.
+// signal wakes the waiters of takeShell; the caller holds mu.
 func (p *shellPool) signal() {
 	close(p.freed)
 	p.freed = make(chan struct{})
 }
 
-// take returns an idle shell of user's, or starts one when fewer than max are
-// live (closing another user's idle shell if that is what it takes), or waits.
+// takeShell returns an idle shell of user's, or starts one when fewer than max
+// are live (closing another user's idle shell if that is what it takes), or
+// waits for one to be returned.
 func (c *sshConn) takeShell(ctx context.Context, user string) (*shell, error) {
 	p := c.shells
 	for {
