@@ -205,10 +205,13 @@ type shellPool struct {
 	idle  map[string][]*shell
 	live  int
 	freed chan struct{} // closed (and replaced) when a shell is returned or dropped
+	// failed holds the users whose shell could not start (errNoShell): their
+	// commands go straight to sessions for the rest of the connection.
+	failed map[string]bool
 }
 
 func newShellPool(max int) *shellPool {
-	return &shellPool{max: max, idle: map[string][]*shell{}, freed: make(chan struct{})}
+	return &shellPool{max: max, idle: map[string][]*shell{}, freed: make(chan struct{}), failed: map[string]bool{}}
 }
 
 // signal wakes the waiters of takeShell; the caller holds mu.
@@ -227,6 +230,10 @@ func (c *sshConn) takeShell(ctx context.Context, user string) (*shell, error) {
 			return nil, c.lost(errors.New("closed"))
 		}
 		p.mu.Lock()
+		if p.failed[user] {
+			p.mu.Unlock()
+			return nil, errNoShell
+		}
 		for len(p.idle[user]) > 0 {
 			list := p.idle[user]
 			s := list[len(list)-1]
@@ -257,6 +264,9 @@ func (c *sshConn) takeShell(ctx context.Context, user string) (*shell, error) {
 			if err != nil {
 				p.mu.Lock()
 				p.live--
+				if errors.Is(err, errNoShell) {
+					p.failed[user] = true
+				}
 				p.signal()
 				p.mu.Unlock()
 			}
