@@ -151,14 +151,24 @@ func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, 
 		return fail(err)
 	}
 	res.Hidden = noLog
-	delegate, err := sc.str(pos+" delegate_to", inherited(fr, t, func(t *playbook.Task) any { return t.DelegateTo }))
-	if err != nil {
-		return fail(err)
+	rawDelegate := inherited(fr, t, func(t *playbook.Task) any { return t.DelegateTo })
+	// delegate_to is templated per loop item (it may name the item, as in
+	// `delegate_to: "{{ item }}"`), once otherwise.
+	delegateIn := func(sc *scope) (string, error) {
+		d, err := sc.str(pos+" delegate_to", rawDelegate)
+		if d == hs.name {
+			d = ""
+		}
+		return d, err
 	}
-	if delegate == hs.name {
-		delegate = ""
+	var delegate string
+	if !t.HasLoop {
+		if delegate, err = delegateIn(sc); err != nil {
+			return fail(err)
+		}
 	}
 	res.Delegate = delegate
+	var itemDelegates []string // per loop item
 	whens := r.whens(fr, t)
 	written := map[string]any{}
 	var outs []outcome
@@ -192,14 +202,23 @@ func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, 
 			labels = append(labels, label)
 			ok, err := isc.cond(pos+" when", whens)
 			var o outcome
+			var d string
 			switch {
 			case err != nil:
 				o = outcome{status: StatusFailed, err: fmt.Errorf("when: %w", err)}
 			case !ok:
 				o = outcome{status: StatusSkipped, data: map[string]any{"changed": false, "skipped": true}}
 			default:
-				o = r.runModule(ctx, isc, hs, t, fr, delegate)
+				if d, err = delegateIn(isc); err != nil {
+					o = outcome{status: StatusFailed, err: err}
+					break
+				}
+				if res.Delegate == "" {
+					res.Delegate = d
+				}
+				o = r.runModule(ctx, isc, hs, t, fr, d)
 			}
+			itemDelegates = append(itemDelegates, d)
 			if o.data == nil {
 				o.data = map[string]any{}
 			}
@@ -230,18 +249,28 @@ func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, 
 	if t.Register != "" {
 		written[t.Register] = registered(outs, t.HasLoop, changed, status)
 	}
-	var facts map[string]any
-	for _, o := range outs {
-		if len(o.res.Facts) > 0 {
-			facts = mergeInto(facts, o.res.Facts)
+	// Facts go to the task's host, or with delegate_facts to the delegate
+	// (each loop item's own).
+	factsOf := map[*hostState]map[string]any{}
+	var order []*hostState
+	for i, o := range outs {
+		if len(o.res.Facts) == 0 {
+			continue
 		}
+		target, d := hs, delegate
+		if t.HasLoop && i < len(itemDelegates) {
+			d = itemDelegates[i]
+		}
+		if d != "" && t.DelegateFacts {
+			target = r.host(d)
+		}
+		if _, seen := factsOf[target]; !seen {
+			order = append(order, target)
+		}
+		factsOf[target] = mergeInto(factsOf[target], o.res.Facts)
 	}
-	target := hs
-	if delegate != "" && t.DelegateFacts {
-		target = r.host(delegate)
-	}
-	if facts != nil {
-		r.setVars(target, facts, true)
+	for _, target := range order {
+		r.setVars(target, factsOf[target], true)
 	}
 	if len(written) > 0 {
 		r.setVars(hs, written, false)
