@@ -1,5 +1,14 @@
 #!/bin/bash
 # Sourced by kolla_start before it execs the command (Kolla's contract).
+
+# The shared kolla_logs volume keeps what the first container put in it:
+# keystone's log directory may be missing (Kolla's extend_start makes it too).
+if [[ ! -d /var/log/kolla/keystone ]]; then
+    mkdir -p /var/log/kolla/keystone
+fi
+if [[ "$(id -u)" == 0 ]]; then
+    chown keystone: /var/log/kolla/keystone
+fi
 # Bootstrap mode (kolla-ansible runs it once): sync the database and exit.
 # With OS_BOOTSTRAP_PASSWORD set, also create the admin project, user, role and
 # the region (keystone-manage reads OS_BOOTSTRAP_* from the environment, so the
