@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/koala-stack/koala/pkg/transport"
+	"github.com/koala-stack/koala/internal/suggest"
 )
 
 // Module is one task module.
@@ -144,7 +145,7 @@ func Validate(module string, args map[string]any) error {
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		if near := nearest(k, accepted); near != "" {
+		if near := suggest.Nearest(k, accepted, 3); near != "" {
 			problems = append(problems, fmt.Sprintf("unknown argument %q (did you mean %q?)", k, near))
 		} else {
 			problems = append(problems, fmt.Sprintf("unknown argument %q", k))
@@ -173,36 +174,4 @@ func Validate(module string, args map[string]any) error {
 	}
 	sort.Strings(visible)
 	return fmt.Errorf("module %s: %s (accepted: %s)", module, strings.Join(problems, "; "), strings.Join(visible, ", "))
-}
-
-// nearest returns the accepted name closest to name by edit distance, if it
-// is close enough to be a plausible typo.
-func nearest(name string, accepted []string) string {
-	best, bestD := "", 3
-	for _, a := range accepted {
-		if d := editDistance(name, a); d < bestD {
-			best, bestD = a, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	typo "github.com/koala-stack/koala/internal/suggest"
 )
 
 // Error is one problem in a playbook, role or task file.
@@ -37,40 +39,8 @@ func (es Errors) sort() {
 	})
 }
 
-// closest returns the candidate nearest to s by edit distance, or "" when none
-// is near enough to be a plausible typo.
-func closest(s string, candidates []string) string {
-	best, bestD := "", len(s)/3+2
-	for _, c := range candidates {
-		if d := levenshtein(s, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 func suggest(s string, candidates []string) string {
-	if c := closest(s, candidates); c != "" {
+	if c := typo.Nearest(s, candidates, len(s)/3+2); c != "" {
 		return fmt.Sprintf(" (did you mean %q?)", c)
 	}
 	return ""
