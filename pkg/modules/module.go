@@ -14,8 +14,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/koala-stack/koala/pkg/transport"
 	"github.com/koala-stack/koala/internal/suggest"
+	"github.com/koala-stack/koala/pkg/transport"
 )
 
 // Module is one task module.

@@ -2,8 +2,8 @@ package modules
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
