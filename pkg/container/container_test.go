@@ -1,29 +1,21 @@
 package container
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/image"
+	"github.com/koala-stack/koala/internal/dockertest"
 )
 
-const probeImage = "koala-test/probe:1"
+const probeImage = dockertest.ProbeImage
 
-// engine returns a Client for the local engine and makes sure the probe image
-// (a static Go program, so no base OS image or registry is needed) exists.
+// engine returns a Client for the local engine with the probe image present.
 func engine(t *testing.T) *Client {
 	t.Helper()
-	if _, err := os.Stat(DefaultSocket); err != nil {
-		t.Skipf("no Docker engine at %s: %v", DefaultSocket, err)
-	}
+	dockertest.Probe(t)
 	c, err := New("local", func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", DefaultSocket)
@@ -32,30 +24,6 @@ func engine(t *testing.T) *Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	ctx := context.Background()
-	if _, err := c.api.ImageInspect(ctx, probeImage); err == nil {
-		return c
-	}
-	bin := filepath.Join(t.TempDir(), "probe")
-	build := exec.Command("go", "build", "-o", bin, "./testdata/probe")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build probe: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Name: "probe", Mode: 0o755, Size: int64(len(data))})
-	tw.Write(data)
-	tw.Close()
-	rc, err := c.api.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, probeImage, image.ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc.Close()
 	return c
 }
 

@@ -1,8 +1,6 @@
 package modules
 
 import (
-	"archive/tar"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/koala-stack/koala/pkg/container"
+	"github.com/koala-stack/koala/internal/dockertest"
 	"github.com/koala-stack/koala/pkg/transport"
 )
 
@@ -80,41 +78,12 @@ func TestParseContainerArgs(t *testing.T) {
 	}
 }
 
-// probeImage is pkg/container's test image: a static Go program, so the
-// test needs neither a base OS image nor a registry.
-const probeImage = "koala-test/probe:1"
+const probeImage = dockertest.ProbeImage
 
-// dockerTarget is the local transport after making sure the engine answers
-// and the probe image exists.
+// dockerTarget is the local transport, with the probe image on the local engine.
 func dockerTarget(t *testing.T) transport.Conn {
 	t.Helper()
-	if _, err := os.Stat(container.DefaultSocket); err != nil {
-		t.Skipf("no Docker engine at %s: %v", container.DefaultSocket, err)
-	}
-	if exec.Command("docker", "image", "inspect", probeImage).Run() == nil {
-		return transport.Local("local")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "probe")
-	build := exec.Command("go", "build", "-o", bin, "../container/testdata/probe")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build probe: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Name: "probe", Mode: 0o755, Size: int64(len(data))})
-	tw.Write(data)
-	tw.Close()
-	imp := exec.Command("docker", "import", "-", probeImage)
-	imp.Stdin = &buf
-	if out, err := imp.CombinedOutput(); err != nil {
-		t.Fatalf("docker import: %v\n%s", err, out)
-	}
+	dockertest.Probe(t)
 	return transport.Local("local")
 }
 
