@@ -64,20 +64,12 @@ func (blockinfileModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if err := a.err("blockinfile"); err != nil {
 		return Result{}, err
 	}
-	rf, err := t.inspect(ctx, p, "", -1)
+	rf, done, err := t.inspectForEdit(ctx, "blockinfile", p, e.present, create)
 	if err != nil {
 		return Result{}, err
 	}
-	switch {
-	case rf.dir:
-		return failed("host %s: blockinfile %s: is a directory", t.Host, p), nil
-	case rf.exists && !rf.haveContent:
-		return failed("host %s: blockinfile %s: cannot read it (a %s)", t.Host, p, rf.kind), nil
-	case !rf.exists && !e.present:
-		return Result{Msg: "file not present"}, nil
-	case !rf.exists && !create:
-		return Result{Failed: true, Data: map[string]any{"rc": 257},
-			Msg: fmt.Sprintf("host %s: path %s does not exist (set create=true to create it)", t.Host, p)}, nil
+	if done != nil {
+		return *done, nil
 	}
 	after, err := e.apply(rf.content)
 	if err != nil {

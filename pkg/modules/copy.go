@@ -193,6 +193,31 @@ type remoteFile struct {
 	parentOK     bool
 }
 
+// inspectForEdit reads the file a line-editing module (lineinfile,
+// blockinfile) changes in place. done is the module's whole answer when the
+// file's state decides it (a directory, unreadable, absent and nothing to do,
+// absent without create); otherwise rf holds the current content.
+func (t *Task) inspectForEdit(ctx context.Context, module, p string, present, create bool) (rf remoteFile, done *Result, err error) {
+	rf, err = t.inspect(ctx, p, "", -1)
+	if err != nil {
+		return rf, nil, err
+	}
+	switch {
+	case rf.dir:
+		r := failed("host %s: %s %s: is a directory", t.Host, module, p)
+		return rf, &r, nil
+	case rf.exists && !rf.haveContent:
+		r := failed("host %s: %s %s: cannot read it (a %s)", t.Host, module, p, rf.kind)
+		return rf, &r, nil
+	case !rf.exists && !present:
+		return rf, &Result{Msg: "file not present", Data: map[string]any{"backup": ""}}, nil
+	case !rf.exists && !create:
+		return rf, &Result{Failed: true, Data: map[string]any{"rc": 257},
+			Msg: fmt.Sprintf("host %s: %s: path %s does not exist (set create=true to create it)", t.Host, module, p)}, nil
+	}
+	return rf, nil, nil
+}
+
 // inspect reports on dest (joined with srcBase when dest is a directory or
 // ends in "/") in one round trip; the content is included when the file is at
 // most fetch bytes (fetch < 0: whatever its size, 0: never).
