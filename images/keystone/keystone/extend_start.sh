@@ -6,8 +6,10 @@
 if [[ ! -d /var/log/kolla/keystone ]]; then
     mkdir -p /var/log/kolla/keystone
 fi
-if [[ "$(id -u)" == 0 ]]; then
-    chown keystone: /var/log/kolla/keystone
+# Owner as in Kolla (keystone:kolla), and only when it differs, so that a
+# config.json permissions entry is not undone here.
+if [[ "$(id -u)" == 0 && "$(stat -c %U:%G /var/log/kolla/keystone)" != "keystone:kolla" ]]; then
+    chown keystone:kolla /var/log/kolla/keystone
 fi
 # Bootstrap mode (kolla-ansible runs it once): sync the database and exit.
 # With OS_BOOTSTRAP_PASSWORD set, also create the admin project, user, role and
