@@ -97,6 +97,11 @@ func Run(ctx context.Context, opts Options) (*Recap, error) {
 	if opts.Inventory == nil || opts.Playbook == nil {
 		return nil, errors.New("engine: Options.Inventory and Options.Playbook are required")
 	}
+	if opts.Limit != "" {
+		if _, err := LimitHosts(opts.Inventory, opts.Limit); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Forks <= 0 {
 		opts.Forks = DefaultForks
 	}
