@@ -1,8 +1,8 @@
 // Command kolla-runtime is the in-image half of koala: one small static binary
 // copied into the base image that provides Kolla's container entry points. It is
 // called through symlinks named after the Kolla tools (kolla_set_configs,
-// kolla_start, healthcheck_curl, healthcheck_port, healthcheck_listen,
-// healthcheck_socket) or as "kolla-runtime <tool> [args]". See docs/runtime.md.
+// kolla_start, kolla_copy_cacerts, healthcheck_curl, healthcheck_port,
+// healthcheck_listen, healthcheck_socket) or as "kolla-runtime <tool> [args]". See docs/runtime.md.
 package main
 
 import (
@@ -20,7 +20,7 @@ import (
 
 // Tools lists the names the image links to this binary.
 var tools = []string{
-	"kolla_set_configs", "kolla_start",
+	"kolla_set_configs", "kolla_start", "kolla_copy_cacerts",
 	"healthcheck_curl", "healthcheck_port", "healthcheck_listen", "healthcheck_socket",
 }
 
@@ -53,6 +53,8 @@ func run(name string, args []string, getenv func(string) string, stdout, stderr 
 		err = syscall.Exec(argv[0], argv, os.Environ())
 		fmt.Fprintf(stderr, "kolla_start: exec %s: %v\n", argv[0], err)
 		return 1
+	case "kolla_copy_cacerts":
+		return kollaconfig.CopyCACerts(getenv, stdout, stderr)
 	case "healthcheck_curl":
 		return curl(args, getenv, stdout, stderr)
 	case "healthcheck_port", "healthcheck_listen":

@@ -76,7 +76,7 @@ func TestRenderWholeTree(t *testing.T) {
 	r := tr.NewRenderer(defaultVars, nil)
 	base, _ := r.Render("base")
 	for _, want := range []string{"FROM debian:bookworm", "--gid 42400 kolla", "COPY kolla-runtime /usr/local/bin/kolla-runtime",
-		"kolla_set_configs kolla_start healthcheck_curl healthcheck_port healthcheck_listen healthcheck_socket",
+		"kolla_set_configs kolla_start kolla_copy_cacerts healthcheck_curl healthcheck_port healthcheck_listen healthcheck_socket",
 		`ENTRYPOINT ["dumb-init", "--single-child", "--"]`, `CMD ["kolla_start"]`, "dumb-init", "sudo"} {
 		if !strings.Contains(string(base.Dockerfile), want) {
 			t.Errorf("base lacks %q:\n%s", want, base.Dockerfile)
