@@ -24,9 +24,10 @@ func lifecycleCommands() []*ucli.Command {
 		"prechecks":         "report everything that would make a deploy fail, change nothing",
 		"deploy":            "deploy and start the enabled services (config → pull → containers → bootstrap → register)",
 		"post-deploy":       "write admin-openrc.sh, admin-openrc-system.sh, public-openrc.sh and clouds.yaml into the config dir",
+		"mariadb-recovery":  "restart a Galera cluster whose nodes all went down, from the node with the latest committed data",
 	}
 	var cmds []*ucli.Command
-	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy"} {
+	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy", "mariadb-recovery"} {
 		action := deploy.Actions[name]
 		cmds = append(cmds, &ucli.Command{
 			Name:  name,

@@ -31,6 +31,7 @@ var Actions = map[string]Action{
 	"prechecks":         {Name: "prechecks", Playbook: "prechecks.yml", KollaAction: "precheck", NeedsConfig: true},
 	"deploy":            {Name: "deploy", Playbook: "site.yml", KollaAction: "deploy", NeedsConfig: true},
 	"post-deploy":       {Name: "post-deploy", Playbook: "post-deploy.yml", KollaAction: "deploy", NeedsConfig: true},
+	"mariadb-recovery":  {Name: "mariadb-recovery", Playbook: "mariadb_recovery.yml", KollaAction: "deploy", NeedsConfig: true},
 }
 
 // Options are what every lifecycle command takes.

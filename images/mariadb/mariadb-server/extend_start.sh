@@ -32,3 +32,38 @@ fi
 if [[ "${KOLLA_GALERA_NEW_CLUSTER:-}" != "" ]]; then
     ARGS="--wsrep-new-cluster"
 fi
+
+# Recovery after every node went down (koala mariadb-recovery; kolla-ansible's
+# recover_cluster passes the same BOOTSTRAP_ARGS): print this node's last
+# committed position and exit. grastate.dat holds it after a clean shutdown;
+# after a crash its seqno is -1 and InnoDB knows it (--wsrep-recover). The
+# server's log is appended to mariadb.log, where kolla-ansible looks for it.
+if [[ "${BOOTSTRAP_ARGS:-}" == *--wsrep-recover* ]]; then
+    state=/var/lib/mysql/grastate.dat
+    uuid=$(awk '/^uuid:/ {print $2}' "$state" 2>/dev/null || true)
+    seqno=$(awk '/^seqno:/ {print $2}' "$state" 2>/dev/null || true)
+    safe=$(awk '/^safe_to_bootstrap:/ {print $2}' "$state" 2>/dev/null || true)
+    source=grastate
+    if [[ -z "$seqno" || "$seqno" == "-1" ]]; then
+        log=$(mktemp)
+        rc=0
+        mariadbd ${BOOTSTRAP_ARGS} --log-error="$log" || rc=$?
+        cat "$log" >> /var/log/kolla/mariadb/mariadb.log
+        pos=$(awk '/WSREP: Recovered position:/ {p=$NF} END {print p}' "$log")
+        if [[ $rc != 0 || -z "$pos" ]]; then
+            echo "mariadbd --wsrep-recover exited $rc without a recovered position:" >&2
+            tail -n 20 "$log" >&2
+            exit 1
+        fi
+        uuid=${pos%:*}
+        seqno=${pos##*:}
+        source=wsrep-recover
+    fi
+    echo "position: ${uuid}:${seqno} source=${source} safe_to_bootstrap=${safe:-0}"
+    exit 0
+fi
+
+# kolla-ansible's way to pass mariadbd extra arguments for one start.
+if [[ -n "${BOOTSTRAP_ARGS:-}" ]]; then
+    ARGS="${BOOTSTRAP_ARGS}"
+fi
