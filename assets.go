@@ -9,3 +9,10 @@ import "embed"
 //
 //go:embed roles playbook
 var Assets embed.FS
+
+// PasswordsTemplate is kolla-ansible's passwords.yml with every key empty: the
+// keys a passwords file may hold, so a key missing from an operator's file is
+// recognised as a password.
+//
+//go:embed templates/etc/kolla/passwords.yml
+var PasswordsTemplate []byte

@@ -24,6 +24,8 @@ const Default = "/etc/kolla"
 type Layer struct {
 	File string
 	Vars map[string]any
+	// Lines is the line of each top-level key, for messages.
+	Lines map[string]int
 }
 
 // Dir is a loaded configuration directory.
@@ -115,7 +117,12 @@ func readLayer(file string) (Layer, error) {
 		return Layer{}, fmt.Errorf("%s: %w", file, err)
 	}
 	var vars map[string]any
-	if err := yaml.Unmarshal(data, &vars); err != nil {
+	var doc yaml.Node
+	err = yaml.Unmarshal(data, &doc)
+	if err == nil {
+		err = doc.Decode(&vars)
+	}
+	if err != nil {
 		// yaml.v3 says "yaml: line N: msg"; say it the way an editor jumps to it.
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 			n, _ := strconv.Atoi(m[1])
@@ -126,5 +133,12 @@ func readLayer(file string) (Layer, error) {
 	if vars == nil {
 		vars = map[string]any{}
 	}
-	return Layer{File: file, Vars: vars}, nil
+	lines := map[string]int{}
+	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
+		m := doc.Content[0].Content
+		for i := 0; i+1 < len(m); i += 2 {
+			lines[m[i].Value] = m[i].Line
+		}
+	}
+	return Layer{File: file, Vars: vars, Lines: lines}, nil
 }

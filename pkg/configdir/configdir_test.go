@@ -82,4 +82,7 @@ func TestLoadCompatFiles(t *testing.T) {
 	if n := len(d.Passwords.Vars); n != 106 {
 		t.Fatalf("upstream passwords.yml has 106 keys, read %d", n)
 	}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("upstream globals.yml: %v", err)
+	}
 }

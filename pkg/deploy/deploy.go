@@ -61,9 +61,9 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		return nil, err
 	}
 	var layers []map[string]any
+	var cd *configdir.Dir
 	if a.NeedsConfig {
-		cd, err := configdir.Load(o.ConfigDir, o.PasswordsFile)
-		if err != nil {
+		if cd, err = configdir.Load(o.ConfigDir, o.PasswordsFile); err != nil {
 			return nil, err
 		}
 		layers = cd.ExtraVars()
@@ -104,6 +104,11 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 	pb, err := engine.LoadPlaybook(pbPath, []playbook.Source{roles})
 	if err != nil {
 		return nil, err
+	}
+	if cd != nil {
+		if err := checkConfig(cd, inv, pb, layers); err != nil {
+			return nil, err
+		}
 	}
 	recap, err := engine.Run(ctx, engine.Options{
 		Inventory: inv,

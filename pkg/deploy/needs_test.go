@@ -1,0 +1,162 @@
+package deploy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/koala-stack/koala/pkg/configdir"
+	"github.com/koala-stack/koala/pkg/engine"
+	"github.com/koala-stack/koala/pkg/inventory"
+	"github.com/koala-stack/koala/pkg/playbook"
+)
+
+const fullInventory = `
+[control]
+n1
+n2
+[loadbalancer:children]
+control
+[mariadb:children]
+control
+[rabbitmq:children]
+control
+[memcached:children]
+control
+[keystone:children]
+control
+[baremetal:children]
+control
+`
+
+var goodPasswords = map[string]string{
+	"database_password": "d", "keystone_admin_password": "k", "keystone_database_password": "kd",
+	"rabbitmq_password": "r", "rabbitmq_cluster_cookie": "c", "keepalived_password": "ka",
+	"haproxy_password": "h", "docker_registry_password": "",
+}
+
+// checkEmbedded runs the checks of `koala deploy` (site.yml of the embedded
+// tree) against an inventory, globals.yml and passwords.yml, touching no host.
+func checkEmbedded(t *testing.T, inv, globals string, pw map[string]string) error {
+	t.Helper()
+	tree, err := extractAssets(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var pwText strings.Builder
+	for k, v := range pw {
+		pwText.WriteString(k + ": \"" + v + "\"\n")
+	}
+	for name, text := range map[string]string{"inventory": inv, "globals.yml": globals, "passwords.yml": pwText.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := inventory.Load(filepath.Join(dir, "inventory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.AddPlaybookVars(filepath.Join(tree, "playbook")); err != nil {
+		t.Fatal(err)
+	}
+	cd, err := configdir.Load(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolesDir := filepath.Join(tree, "roles")
+	pb, err := engine.LoadPlaybook(filepath.Join(tree, "playbook", "site.yml"),
+		[]playbook.Source{{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := append(cd.ExtraVars(), map[string]any{"kolla_action": "deploy", "CONFIG_DIR": dir})
+	return checkConfig(cd, in, pb, layers)
+}
+
+const goodGlobals = "kolla_internal_vip_address: 10.0.0.250\nnetwork_interface: eth0\n"
+
+func TestCheckConfigAcceptsACompleteConfig(t *testing.T) {
+	if err := checkEmbedded(t, fullInventory, goodGlobals, goodPasswords); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every password the enabled roles read, directly or through group_vars
+// (openstack_auth, rpc_transport_url), is asked for.
+func TestCheckConfigFindsEveryPasswordTheRolesRead(t *testing.T) {
+	err := checkEmbedded(t, fullInventory, goodGlobals, map[string]string{})
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for k := range goodPasswords {
+		if got := strings.Contains(err.Error(), " "+k+" is missing"); got != (k != "docker_registry_password") {
+			t.Errorf("%s reported missing: %v, want %v", k, got, !got)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 7 {
+		t.Errorf("want 7 problems, got %d:\n%v", n, err)
+	}
+}
+
+func TestCheckConfigNamesMissingGroup(t *testing.T) {
+	inv := strings.Replace(fullInventory, "[loadbalancer:children]\ncontrol\n", "", 1)
+	err := checkEmbedded(t, inv, goodGlobals, goodPasswords)
+	if err == nil {
+		t.Fatal("no loadbalancer group: want an error")
+	}
+	t.Log(err)
+	for _, want := range []string{`group "loadbalancer" is missing`, "enable_loadbalancer | bool is true", "Add hosts to [loadbalancer]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	// With haproxy (and so keepalived) disabled, the group is not needed.
+	if err := checkEmbedded(t, inv, goodGlobals+"enable_haproxy: \"no\"\n", goodPasswords); err != nil {
+		t.Fatalf("loadbalancer disabled: %v", err)
+	}
+}
+
+func TestCheckConfigNamesMissingPasswords(t *testing.T) {
+	pw := map[string]string{}
+	for k, v := range goodPasswords {
+		pw[k] = v
+	}
+	delete(pw, "keystone_database_password")
+	pw["keepalived_password"] = ""
+	err := checkEmbedded(t, fullInventory, goodGlobals, pw)
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	msg := err.Error()
+	t.Log(msg)
+	for _, want := range []string{
+		"passwords.yml: keepalived_password is empty (read by role loadbalancer); run `koala genpwd -p ",
+		"passwords.yml: keystone_database_password is missing (read by role keystone); add `keystone_database_password:` to it and run `koala genpwd -p ",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "docker_registry_password") {
+		t.Errorf("docker_registry_password may stay empty:\n%s", msg)
+	}
+	// Keystone disabled: its database password is not needed.
+	if err := checkEmbedded(t, fullInventory, goodGlobals+"enable_keystone: no\nenable_haproxy: no\n", pw); err != nil {
+		t.Fatalf("keystone and haproxy disabled: %v", err)
+	}
+}
+
+func TestCheckConfigReportsBadGlobalsWithTheRest(t *testing.T) {
+	inv := strings.Replace(fullInventory, "[keystone:children]\ncontrol\n", "", 1)
+	err := checkEmbedded(t, inv, goodGlobals+"enable_mariadb: maybe\n", goodPasswords)
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{`globals.yml:3: enable_mariadb: "maybe" is not a boolean`, `group "keystone" is missing`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
