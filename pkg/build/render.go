@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/flosch/pongo2/v6"
+	"github.com/koala-stack/koala/pkg/template"
 )
 
 // Vars are the values every template sees.
@@ -68,8 +68,8 @@ func (t *Tree) LoadOverride(path string) (*Override, error) {
 		src = src[:m[0]] + strings.Repeat(" ", m[1]-m[0]) + src[m[1]:]
 	}
 	o := &Override{Path: path, src: src, blocks: map[string]bool{}, Append: map[string][]string{}, Remove: map[string][]string{}}
-	if _, err := pongo2.NewSet("override-check", pongo2.DefaultLoader).FromString(src); err != nil {
-		return nil, fmt.Errorf("template override %s: %w", path, renameErr(err, path))
+	if err := template.New().Check(path, src); err != nil {
+		return nil, fmt.Errorf("template override: %w", err)
 	}
 	var errs []string
 	lineOf := func(off int) int { return 1 + strings.Count(src[:off], "\n") }
@@ -130,42 +130,33 @@ type Rendered struct {
 	Parent     string // tree image the FROM names; "" for an external image
 }
 
-// Renderer renders images of a tree with one set of variables and an optional override.
+// Renderer renders images of a tree with one set of variables and an optional
+// override, through pkg/template (koala's one pongo2 set-up).
 type Renderer struct {
 	tree *Tree
 	vars Vars
 	ov   *Override
-	set  *pongo2.TemplateSet
+	eng  *template.Engine
 }
 
-const (
-	virtRender = "__koala__/render/" // wrapper: autoescape off, include the image template
-	virtChild  = "__koala__/child/"  // the override, extending the image template
-)
+// virtChild is the virtual template an override becomes: the override's
+// blocks, extending the image's template.
+const virtChild = "__koala__/child/"
 
 // NewRenderer prepares rendering; ov may be nil.
 func (t *Tree) NewRenderer(v Vars, ov *Override) *Renderer {
 	r := &Renderer{tree: t, vars: v, ov: ov}
-	r.set = pongo2.NewSet("koala-images", treeLoader{r})
-	r.set.Options.TrimBlocks = true
-	r.set.Options.LStripBlocks = true
+	r.eng = template.NewWithLoader(treeLoader{r})
 	return r
 }
 
-// treeLoader resolves every name from the tree's root, and serves the two
-// virtual templates koala composes per image.
+// treeLoader resolves every name from the tree's root, and serves the
+// virtual override template.
 type treeLoader struct{ r *Renderer }
 
 func (l treeLoader) Abs(_, name string) string { return name }
 
 func (l treeLoader) Get(name string) (io.Reader, error) {
-	if img, ok := strings.CutPrefix(name, virtRender); ok {
-		target := l.r.tree.Images[img].Template
-		if l.r.ov != nil {
-			target = virtChild + img
-		}
-		return strings.NewReader(`{% autoescape off %}{% include "` + target + `" %}{% endautoescape %}`), nil
-	}
 	if img, ok := strings.CutPrefix(name, virtChild); ok {
 		// Same line numbers as the override file: the extends goes on line 1.
 		return strings.NewReader(`{% extends "` + l.r.tree.Images[img].Template + `" %}` + l.r.ov.src), nil
@@ -179,15 +170,15 @@ func (r *Renderer) Render(name string) (*Rendered, error) {
 	if !ok {
 		return nil, fmt.Errorf("no image %q in the tree %s", name, r.tree.Root)
 	}
-	tpl, err := r.set.FromFile(virtRender + name)
+	file := img.Template
+	if r.ov != nil {
+		file = virtChild + name
+	}
+	out, err := r.eng.RenderFile(file, r.context(name))
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, r.renameErr(err))
 	}
-	out, err := tpl.ExecuteBytes(r.context(name))
-	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", name, r.renameErr(err))
-	}
-	rd := &Rendered{Name: name, Dockerfile: tidy(out)}
+	rd := &Rendered{Name: name, Dockerfile: tidy([]byte(out))}
 	sc := bufio.NewScanner(bytes.NewReader(rd.Dockerfile))
 	for n := 1; sc.Scan(); n++ {
 		f := strings.Fields(sc.Text())
@@ -213,9 +204,9 @@ func (r *Renderer) Render(name string) (*Rendered, error) {
 	return rd, nil
 }
 
-func (r *Renderer) context(name string) pongo2.Context {
+func (r *Renderer) context(name string) map[string]any {
 	v := r.vars
-	return pongo2.Context{
+	return map[string]any{
 		"image_name":   name,
 		"base_image":   v.BaseImage,
 		"base_tag":     v.BaseTag,
@@ -226,7 +217,7 @@ func (r *Renderer) context(name string) pongo2.Context {
 		"image_prefix": v.ImagePrefix(),
 		// packages("<image>", "pkg pkg ...", ...) -> the packages, space-separated,
 		// with the override's <image>_packages_append added and _remove taken out.
-		"packages": func(args ...any) (any, error) {
+		"packages": template.Func(func(args []any, _ map[string]any) (any, error) {
 			if len(args) == 0 {
 				return nil, fmt.Errorf(`packages: want packages("<image>", "pkg ...")`)
 			}
@@ -236,9 +227,9 @@ func (r *Renderer) context(name string) pongo2.Context {
 				lists = append(lists, fmt.Sprint(a))
 			}
 			return strings.Join(r.packages(image, lists), " "), nil
-		},
+		}),
 		// uid("<user>") -> Kolla's fixed UID (= GID) from users.yml.
-		"uid": func(args ...any) (any, error) {
+		"uid": template.Func(func(args []any, _ map[string]any) (any, error) {
 			if len(args) != 1 {
 				return nil, fmt.Errorf(`uid: want uid("<user>")`)
 			}
@@ -248,7 +239,7 @@ func (r *Renderer) context(name string) pongo2.Context {
 				return nil, fmt.Errorf("user %q has no fixed UID in %s: add it there", user, r.tree.where("users.yml"))
 			}
 			return id, nil
-		},
+		}),
 	}
 }
 
@@ -274,24 +265,17 @@ func (r *Renderer) packages(image string, lists []string) []string {
 	return out
 }
 
-// renameErr makes pongo2's file names point at real files.
+// renameErr makes template names in errors point at real files: the tree's
+// files with the tree's root, the virtual override template as the override.
 func (r *Renderer) renameErr(err error) error {
-	var pe *pongo2.Error
-	if errors.As(err, &pe) {
+	var te *template.Error
+	if errors.As(err, &te) {
 		switch {
-		case strings.HasPrefix(pe.Filename, virtChild) && r.ov != nil:
-			pe.Filename = r.ov.Path
-		case pe.Filename != "" && !strings.HasPrefix(pe.Filename, "__koala__"):
-			pe.Filename = r.tree.where(pe.Filename)
+		case strings.HasPrefix(te.Name, virtChild) && r.ov != nil:
+			te.Name = r.ov.Path
+		case te.Name != "" && !strings.HasPrefix(te.Name, "__koala__"):
+			te.Name = r.tree.where(te.Name)
 		}
-	}
-	return err
-}
-
-func renameErr(err error, name string) error {
-	var pe *pongo2.Error
-	if errors.As(err, &pe) {
-		pe.Filename = name
 	}
 	return err
 }

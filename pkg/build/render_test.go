@@ -163,7 +163,7 @@ func TestOverrideErrors(t *testing.T) {
 	cases := []struct{ name, src, want string }{
 		{"unknown image", "{% block nova_api_footer %}RUN true{% endblock %}\n", "override.j2:1: block nova_api_footer: no image of the tree declares it"},
 		{"unknown image packages", "\n{% block nova_packages_append %}vim{% endblock %}\n", `override.j2:2: block nova_packages_append: no image "nova"`},
-		{"syntax", "{% block keystone_footer %}RUN {{ image_name }{% endblock %}\n", "override.j2"},
+		{"syntax", "\n{% block keystone_footer %}RUN {{ image_name }{% endblock %}\n", "override.j2:2: syntax error"},
 		{"stray text", "RUN true\n", "override.j2:1: text outside {% block %}"},
 	}
 	for _, c := range cases {
@@ -195,8 +195,8 @@ func TestTemplateErrors(t *testing.T) {
 		image string
 		want  []string
 	}{
-		{"syntax", map[string]string{"a/Dockerfile.j2": "FROM x\n\nRUN {% if %}\n"}, "a", []string{"/tree/a/Dockerfile.j2", "Line 3"}},
-		{"undefined", map[string]string{"a/Dockerfile.j2": "FROM x\nRUN {{ nope }}\n"}, "a", []string{"/tree/a/Dockerfile.j2", "nope"}},
+		{"syntax", map[string]string{"a/Dockerfile.j2": "FROM x\n\nRUN {% if %}\n"}, "a", []string{"/tree/a/Dockerfile.j2:3: syntax error"}},
+		{"undefined", map[string]string{"a/Dockerfile.j2": "FROM x\nRUN {{ nope }}\n"}, "a", []string{"/tree/a/Dockerfile.j2:2:", "nope"}},
 		{"unknown user", map[string]string{"a/Dockerfile.j2": "FROM x\nRUN id {{ uid(\"nobody\") }}\n"}, "a", []string{`user "nobody" has no fixed UID`, "users.yml"}},
 		{"missing parent", map[string]string{"a/Dockerfile.j2": "FROM {{ image_prefix }}gone:{{ tag }}\n"}, "a", []string{"/tree/a/Dockerfile.j2", "missing parent", `"gone"`}},
 		{"no FROM", map[string]string{"a/Dockerfile.j2": "RUN true\n"}, "a", []string{"has no FROM"}},
@@ -217,3 +217,17 @@ func TestTemplateErrors(t *testing.T) {
 }
 
 func imagesFS() fs.FS { return images.FS }
+
+// An error inside an override's block, found only when the image renders, names
+// the override file and its line, not a virtual template.
+func TestOverrideRenderError(t *testing.T) {
+	tr := embeddedTree(t)
+	ov, err := tr.LoadOverride(writeFile(t, "override.j2", "{% extends parent_template %}\n\n{% block keystone_footer %}\nRUN {{ no_such_var }}\n{% endblock %}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.NewRenderer(defaultVars, ov).Render("keystone")
+	if err == nil || !strings.Contains(err.Error(), "override.j2:4:") || !strings.Contains(err.Error(), "no_such_var") {
+		t.Fatalf("error %v, want it to name override.j2:4 and no_such_var", err)
+	}
+}

@@ -50,7 +50,7 @@ func TestBuildImagesBadInput(t *testing.T) {
 		{[]string{"--config-file", filepath.Join(conf, "koala-build.conf")}, "koala-build.conf:3: unknown section [profile]"},
 		{[]string{"--template-override", filepath.Join(override, "o.j2")}, "o.j2:1: block nova_footer: no image of the tree declares it"},
 		{[]string{"--install-type", "rpm"}, `--install-type "rpm"`},
-		{[]string{"--images-dir", writeTree(t, map[string]string{"users.yml": "{}\n", "a/Dockerfile.j2": "FROM x\nRUN {% if %}\n"})}, "a/Dockerfile.j2 | Line 2"},
+		{[]string{"--images-dir", writeTree(t, map[string]string{"users.yml": "{}\n", "a/Dockerfile.j2": "FROM x\nRUN {% if %}\n"})}, "a/Dockerfile.j2:2: syntax error"},
 	}
 	for _, c := range cases {
 		out, err := runKoala(t, append([]string{"build-images", "--template-only", "--work-dir", t.TempDir()}, c.args...)...)
