@@ -179,6 +179,7 @@ func init() {
 	register("sum", sumFilter)
 	register("flatten", flattenFilter)
 	register("zip", zipFilter)
+	register("product", productFilter)
 	register("combine", combineFilter)
 	register("dict2items", dict2itemsFilter)
 	register("items2dict", items2dictFilter)
@@ -608,6 +609,27 @@ func zipFilter(in any, args []any, kw map[string]any) (any, error) {
 			row[j] = l[i]
 		}
 		out[i] = row
+	}
+	return out, nil
+}
+
+// productFilter is Ansible's product (itertools.product): every combination of
+// one element of each list, in order; kolla-ansible loops over
+// services x files with it.
+func productFilter(in any, args []any, kw map[string]any) (any, error) {
+	out := []any{[]any{}}
+	for _, x := range append([]any{in}, args...) {
+		l, err := list(x)
+		if err != nil {
+			return nil, err
+		}
+		next := make([]any, 0, len(out)*len(l))
+		for _, prefix := range out {
+			for _, e := range l {
+				next = append(next, append(append([]any{}, prefix.([]any)...), e))
+			}
+		}
+		out = next
 	}
 	return out, nil
 }

@@ -178,6 +178,8 @@ var filterCases = []struct {
 	{"[1, [2, [3]]] | flatten", []any{1, 2, 3}},
 	{"[1, [2, [3]]] | flatten(levels=1)", []any{1, 2, []any{3}}},
 	{"[1, 2] | zip(['a', 'b']) | list", []any{[]any{1, "a"}, []any{2, "b"}}},
+	{"[1, 2] | product(['a', 'b']) | list", []any{[]any{1, "a"}, []any{1, "b"}, []any{2, "a"}, []any{2, "b"}}},
+	{"[1, 2] | product([]) | list", []any{}},
 	{"{'a': {'x': 1}, 'b': 1} | combine({'a': {'y': 2}})", map[string]any{"a": map[string]any{"y": 2}, "b": 1}},
 	{"{'a': {'x': 1}} | combine({'a': {'y': 2}}, recursive=true)", map[string]any{"a": map[string]any{"x": 1, "y": 2}}},
 	{"{'l': [1]} | combine({'l': [2]}, list_merge='append')", map[string]any{"l": []any{1, 2}}},
