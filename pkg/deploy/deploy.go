@@ -106,9 +106,12 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		return nil, err
 	}
 	if cd != nil {
-		if err := checkConfig(cd, inv, pb, layers); err != nil {
+		images, err := checkConfig(cd, inv, pb, layers)
+		if err != nil {
 			return nil, err
 		}
+		// Read by the playbook's registry check (registry_image).
+		fixed["koala_images"] = toAny(images)
 	}
 	recap, err := engine.Run(ctx, engine.Options{
 		Inventory: inv,

@@ -18,21 +18,24 @@ import (
 )
 
 // checkConfig reports, all at once, the globals.yml values of the wrong kind
-// and the groups and passwords the enabled roles need but do not have.
-func checkConfig(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, layers []map[string]any) error {
+// and the groups and passwords the enabled roles need but do not have. It
+// returns the images of the enabled services, for the registry check the
+// playbook runs before it touches a container.
+func checkConfig(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, layers []map[string]any) ([]string, error) {
 	var errs []error
 	if err := cd.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	pwKeys, err := passwordKeys(cd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	n := &needs{inv: inv, layers: layers, pwKeys: pwKeys, pwFile: cd.Passwords.File, tpl: template.New(), roleFiles: readRoleFiles}
-	if err := n.check(pb); err != nil {
+	images, err := n.check(pb)
+	if err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return images, errors.Join(errs...)
 }
 
 // passwordKeys are the keys of kolla-ansible's passwords.yml and of the
@@ -82,8 +85,9 @@ type roleUse struct {
 	why  string // the condition that enabled it
 }
 
-// check reports every missing group and password at once.
-func (n *needs) check(pb *playbook.Playbook) error {
+// check reports every missing group and password at once, and returns the
+// images of the enabled services.
+func (n *needs) check(pb *playbook.Playbook) ([]string, error) {
 	var errs []string
 	var enabled []roleUse
 	seenGroup := map[string]bool{}
@@ -121,13 +125,50 @@ func (n *needs) check(pb *playbook.Playbook) error {
 	}
 	missing, err := n.missingPasswords(enabled)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	errs = append(errs, missing...)
+	images := n.images(enabled)
 	if len(errs) == 0 {
-		return nil
+		return images, nil
 	}
-	return errors.New(strings.Join(errs, "\n"))
+	return images, errors.New(strings.Join(errs, "\n"))
+}
+
+// images lists the image of every enabled service of the enabled roles: the
+// `image` of each entry of a role's `<project>_services` dict whose `enabled`
+// is true. A value that cannot be rendered before the run is left out.
+func (n *needs) images(uses []roleUse) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, u := range uses {
+		vars := n.vars(u.play, n.sampleHost(""))
+		for key, v := range u.role.Defaults {
+			services, ok := v.(map[string]any)
+			if !strings.HasSuffix(key, "_services") || !ok {
+				continue
+			}
+			for _, sv := range services {
+				svc, ok := sv.(map[string]any)
+				if !ok {
+					continue
+				}
+				if e, ok := svc["enabled"]; ok {
+					on, err := n.tpl.Template("enabled", e, vars)
+					if err != nil || !template.Truthy(on) {
+						continue
+					}
+				}
+				img, err := n.tpl.Template("image", svc["image"], vars)
+				if s, ok := img.(string); err == nil && ok && s != "" && !seen[s] {
+					seen[s] = true
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // patternGroup is the group a play's hosts pattern names ("mariadb",

@@ -3,6 +3,7 @@ package deploy
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -39,6 +40,11 @@ var goodPasswords = map[string]string{
 // checkEmbedded runs the checks of `koala deploy` (site.yml of the embedded
 // tree) against an inventory, globals.yml and passwords.yml, touching no host.
 func checkEmbedded(t *testing.T, inv, globals string, pw map[string]string) error {
+	_, err := checkEmbeddedImages(t, inv, globals, pw)
+	return err
+}
+
+func checkEmbeddedImages(t *testing.T, inv, globals string, pw map[string]string) ([]string, error) {
 	t.Helper()
 	tree, err := extractAssets(t.TempDir())
 	if err != nil {
@@ -158,5 +164,20 @@ func TestCheckConfigReportsBadGlobalsWithTheRest(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// The images of the enabled services are what the registry check asks for.
+func TestCheckConfigListsTheEnabledServicesImages(t *testing.T) {
+	images, err := checkEmbeddedImages(t, fullInventory, goodGlobals+"docker_registry: 10.0.0.1:5000\nenable_haproxy: no\nopenstack_release: zed\n", goodPasswords)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"10.0.0.1:5000/kolla/keystone:zed", "10.0.0.1:5000/kolla/mariadb-server:zed",
+		"10.0.0.1:5000/kolla/memcached:zed", "10.0.0.1:5000/kolla/rabbitmq:zed",
+	}
+	if !reflect.DeepEqual(images, want) {
+		t.Fatalf("images %v, want %v", images, want)
 	}
 }
