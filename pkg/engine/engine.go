@@ -74,6 +74,10 @@ type Options struct {
 	Forks     int  // hosts worked on at once; 0 = DefaultForks
 	Verbosity int  // debug tasks with verbosity above this are skipped
 	Sinks     []Sink
+	// Secrets are values (passwords.yml's) replaced by Redacted in every
+	// event the sinks see, whatever a task prints: the terminal view and
+	// --json never show them, no_log or not.
+	Secrets []string
 	// Connector reaches hosts; nil = a connection pool built from inventory
 	// variables (ansible_host, ansible_user, ...), closed when Run returns.
 	Connector Connector
@@ -113,7 +117,7 @@ func Run(ctx context.Context, opts Options) (*Recap, error) {
 		pb:    opts.Playbook,
 		inv:   opts.Inventory,
 		tpl:   opts.Templates,
-		bus:   &bus{sinks: opts.Sinks},
+		bus:   &bus{sinks: opts.Sinks, redact: newRedactor(opts.Secrets)},
 		hosts: map[string]*hostState{},
 		conns: opts.Connector,
 		sem:   make(chan struct{}, opts.Forks),

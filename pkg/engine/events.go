@@ -137,13 +137,17 @@ func (*HostResult) Kind() string { return "host_result" }
 func (*TaskEnd) Kind() string    { return "task_end" }
 func (*Recap) Kind() string      { return "recap" }
 
-// bus serialises events to the sinks.
+// bus serialises events to the sinks, with every secret value redacted.
 type bus struct {
-	mu    sync.Mutex
-	sinks []Sink
+	mu     sync.Mutex
+	sinks  []Sink
+	redact *redactor // nil: nothing to redact
 }
 
 func (b *bus) emit(e Event) {
+	if b.redact != nil {
+		e = b.redact.event(e)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, s := range b.sinks {
