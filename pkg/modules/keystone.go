@@ -3,11 +3,9 @@ package modules
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -65,7 +63,7 @@ type ksRequest struct {
 	services []ksService
 	users    []ksUser
 	roles    []string
-	cacert   string
+	cacert   []string
 	verify   bool
 }
 
@@ -75,7 +73,7 @@ func parseKeystoneArgs(m map[string]any) (ksRequest, error) {
 		region: a.str("RegionOne", "region_name", "region"),
 		domain: a.str("Default", "domain"),
 		roles:  a.list("roles"),
-		cacert: a.str("", "cacert"),
+		cacert: a.list("cacert"),
 		verify: a.boolean(true, "validate_certs"),
 	}
 	auth, ok := m["auth"].(map[string]any)
@@ -153,19 +151,13 @@ func listOfDicts(a *args, name string) []map[string]any {
 }
 
 // keystoneHTTPClient sends requests through the host's connection.
-func (t *Task) keystoneHTTPClient(cacert string, verify bool) (*http.Client, error) {
+func (t *Task) keystoneHTTPClient(cacert []string, verify bool) (*http.Client, error) {
 	tlsCfg := &tls.Config{InsecureSkipVerify: !verify} // validate_certs: false, as the operator asked
-	if cacert != "" {
-		pem, err := os.ReadFile(cacert)
-		if err != nil {
-			return nil, fmt.Errorf("cacert: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("cacert %s: no PEM certificate in it", cacert)
-		}
-		tlsCfg.RootCAs = pool
+	pool, err := caPool(cacert)
+	if err != nil {
+		return nil, fmt.Errorf("cacert: %w", err)
 	}
+	tlsCfg.RootCAs = pool
 	return &http.Client{
 		Timeout: keystoneRequestTimeout,
 		Transport: &http.Transport{

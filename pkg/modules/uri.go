@@ -22,7 +22,7 @@ func init() { Register(uriModule{}, "uri") }
 func (uriModule) Args() (accepted, required []string) {
 	return []string{"url", "method", "body", "body_format", "headers", "status_code", "return_content", "timeout",
 		"url_username", "user", "url_password", "password", "force_basic_auth", "follow_redirects",
-		"validate_certs", "unix_socket"}, []string{"url"}
+		"validate_certs", "ca_path", "unix_socket"}, []string{"url"}
 }
 
 // maxBody bounds how much of a response is read.
@@ -46,6 +46,7 @@ func (uriModule) Run(ctx context.Context, t *Task) (Result, error) {
 		follow = map[bool]string{true: "all", false: "none"}[b]
 	}
 	validate := a.boolean(true, "validate_certs")
+	caPaths := a.list("ca_path")
 	socket := a.str("", "unix_socket")
 	codes := []int{200}
 	if a.has("status_code") {
@@ -97,6 +98,10 @@ func (uriModule) Run(ctx context.Context, t *Task) (Result, error) {
 			body = []byte(fmt.Sprint(v))
 		}
 	}
+	roots, err := caPool(caPaths)
+	if err != nil {
+		a.bad("ca_path: %v", err)
+	}
 	if err := a.err("uri"); err != nil {
 		return Result{}, err
 	}
@@ -111,7 +116,7 @@ func (uriModule) Run(ctx context.Context, t *Task) (Result, error) {
 			}
 			return t.Conn.Dial(ctx, "tcp", addr)
 		},
-		TLSClientConfig:       &tls.Config{InsecureSkipVerify: !validate},
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: !validate, RootCAs: roots},
 		TLSHandshakeTimeout:   seconds(timeout),
 		ResponseHeaderTimeout: seconds(timeout),
 		DisableKeepAlives:     true,
