@@ -17,7 +17,7 @@ import (
 
 // lifecycleCommands are kolla-ansible's commands that run a playbook of the
 // embedded roles against an inventory: bootstrap-servers, prechecks, deploy,
-// post-deploy.
+// post-deploy, the day-2 commands and mariadb-recovery.
 func lifecycleCommands() []*ucli.Command {
 	usage := map[string]string{
 		"bootstrap-servers": "prepare hosts: container engine, registry trust, /etc/hosts, sysctls, /etc/kolla",
@@ -25,19 +25,47 @@ func lifecycleCommands() []*ucli.Command {
 		"deploy":            "deploy and start the enabled services (config → pull → containers → bootstrap → register)",
 		"post-deploy":       "write admin-openrc.sh, admin-openrc-system.sh, public-openrc.sh and clouds.yaml into the config dir",
 		"mariadb-recovery":  "restart a Galera cluster whose nodes all went down, from the node with the latest committed data",
+		"pull":              "pull the images of the enabled services on the hosts that run them; nothing else changes",
+		"genconfig":         "write every service's config to the hosts; no container is touched",
+		"deploy-containers": "start, recreate or restart containers from the config on the hosts; no config, no bootstrap",
+		"reconfigure":       "apply config changes: restart only the containers whose config or spec changed, one loadbalancer/database/broker node at a time",
+		"check":             "check that every container runs and is healthy, haproxy backends are up, Galera is Synced, RabbitMQ is clustered; a report per host",
+		"stop":              "stop every koala container (needs " + deploy.ConfirmFlag + ")",
+		"destroy":           "remove every koala container, volume and config from the hosts (needs " + deploy.ConfirmFlag + ")",
+	}
+	// Flags of one command only.
+	confirmFlag := func() ucli.Flag {
+		return &ucli.BoolFlag{Name: strings.TrimPrefix(deploy.ConfirmFlag, "--"), Usage: "confirm a command that stops or deletes the cloud"}
+	}
+	extra := map[string][]ucli.Flag{
+		"stop":    {confirmFlag()},
+		"destroy": {confirmFlag(), &ucli.BoolFlag{Name: "include-images", Usage: "also remove the Kolla images from the hosts"}},
+	}
+	describe := map[string]string{
+		"check": "\n\nPrints a report per host, and with --json one JSON document\n" +
+			"({ok, hosts: [{host, ok, checks: [{check, ok, detail}], error}]}) instead of the\n" +
+			"task view (-v shows the task view and every passed check). Exit status 2 on any problem.",
+		"destroy": "\n\nRefused without " + deploy.ConfirmFlag + ". Removes what koala made on each host\n" +
+			"of the run (--limit narrows it): containers, their volumes (all data), /etc/kolla\n" +
+			"except globals.yml, passwords.yml, config/ and certificates/, koala's state.",
+		"stop": "\n\nRefused without " + deploy.ConfirmFlag + ". Containers are stopped, not removed.",
 	}
 	var cmds []*ucli.Command
-	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy", "mariadb-recovery"} {
+	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy", "pull", "genconfig", "deploy-containers", "reconfigure", "check", "stop", "destroy", "mariadb-recovery"} {
 		action := deploy.Actions[name]
+		run := func(c *ucli.Context) error { return runLifecycle(c, action) }
+		if name == "check" {
+			run = func(c *ucli.Context) error { return runCheck(c, action) }
+		}
 		cmds = append(cmds, &ucli.Command{
 			Name:  name,
 			Usage: usage[name],
 			Description: "Reads the inventory, globals.yml, globals.d/*.yml and passwords.yml of the\n" +
 				"config directory, checks them and every role and template before any host is\n" +
 				"touched, then runs playbook/" + action.Playbook + ". Exit status: 0 ok, 2 a host\n" +
-				"failed or was unreachable, 1 bad input.",
-			Flags:  lifecycleFlags(),
-			Action: func(c *ucli.Context) error { return runLifecycle(c, action) },
+				"failed or was unreachable, 1 bad input." + describe[name],
+			Flags:  append(lifecycleFlags(), extra[name]...),
+			Action: run,
 		})
 	}
 	return cmds
@@ -72,7 +100,52 @@ func engineFlags() []ucli.Flag {
 }
 
 func runLifecycle(c *ucli.Context, a deploy.Action) error {
-	recap, err := deploy.Run(c.Context, a, deploy.Options{
+	recap, err := deploy.Run(c.Context, a, lifecycleOptions(c, []engine.Sink{eventSink(c)}))
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", a.Name, err)}
+	}
+	if recap.Failed() {
+		return &ExitError{Code: 2, Err: fmt.Errorf("%s: failed or unreachable: %s", a.Name, strings.Join(recap.FailedHosts(), ", "))}
+	}
+	return nil
+}
+
+// runCheck runs `koala check` and prints its report: text per host, or one
+// JSON document with --json; the task view only with -v.
+func runCheck(c *ucli.Context, a deploy.Action) error {
+	report := deploy.NewHealthReport()
+	sinks := []engine.Sink{report}
+	if c.Count("verbose") > 0 && !c.Bool("json") {
+		sinks = append(sinks, eventSink(c))
+	}
+	_, err := deploy.Run(c.Context, a, lifecycleOptions(c, sinks))
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", a.Name, err)}
+	}
+	if c.Bool("json") {
+		if err := report.WriteJSON(c.App.Writer); err != nil {
+			return err
+		}
+	} else {
+		report.WriteText(c.App.Writer, c.Count("verbose") > 0)
+	}
+	if !report.OK {
+		problems := report.Problems()
+		if len(problems) == 0 {
+			problems = []string{"no host was checked"}
+		}
+		return &ExitError{Code: 2, Err: fmt.Errorf("%s: %d problem(s): %s", a.Name, len(problems), strings.Join(problems, "; "))}
+	}
+	return nil
+}
+
+// lifecycleOptions are the command line's deploy.Options.
+func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) deploy.Options {
+	var vars map[string]any
+	if c.Bool("include-images") {
+		vars = map[string]any{"destroy_include_images": true}
+	}
+	return deploy.Options{
 		Inventories:   c.StringSlice("inventory"),
 		ConfigDir:     c.String("configdir"),
 		PasswordsFile: c.String("passwords"),
@@ -84,17 +157,12 @@ func runLifecycle(c *ucli.Context, a deploy.Action) error {
 		Diff:          c.Bool("diff"),
 		Forks:         c.Int("forks"),
 		Verbosity:     c.Count("verbose"),
-		Sinks:         []engine.Sink{eventSink(c)},
+		Sinks:         sinks,
 		PlaybookDir:   c.String("playbook-dir"),
 		CacheDir:      c.String("cache-dir"),
-	})
-	if err != nil {
-		return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", a.Name, err)}
+		Confirmed:     c.Bool(strings.TrimPrefix(deploy.ConfirmFlag, "--")),
+		Vars:          vars,
 	}
-	if recap.Failed() {
-		return &ExitError{Code: 2, Err: fmt.Errorf("%s: failed or unreachable: %s", a.Name, strings.Join(recap.FailedHosts(), ", "))}
-	}
-	return nil
 }
 
 // eventSink is the terminal view (live on a TTY, cut to its width) or, with

@@ -23,6 +23,9 @@ type Action struct {
 	Playbook    string // under playbook/
 	KollaAction string // kolla_action, "" when the playbook does not read it
 	NeedsConfig bool   // globals.yml and passwords.yml must exist
+	// Loses says what the command destroys on the hosts it runs on; a command
+	// with one is refused unless Options.Confirmed (--yes-i-really-really-mean-it).
+	Loses string
 }
 
 // Actions are the lifecycle commands, by name.
@@ -32,6 +35,16 @@ var Actions = map[string]Action{
 	"deploy":            {Name: "deploy", Playbook: "site.yml", KollaAction: "deploy", NeedsConfig: true},
 	"post-deploy":       {Name: "post-deploy", Playbook: "post-deploy.yml", KollaAction: "deploy", NeedsConfig: true},
 	"mariadb-recovery":  {Name: "mariadb-recovery", Playbook: "mariadb_recovery.yml", KollaAction: "deploy", NeedsConfig: true},
+	// Day-2 commands, kolla-ansible's kolla_action for each.
+	"pull":              {Name: "pull", Playbook: "site.yml", KollaAction: "pull", NeedsConfig: true},
+	"genconfig":         {Name: "genconfig", Playbook: "site.yml", KollaAction: "config", NeedsConfig: true},
+	"deploy-containers": {Name: "deploy-containers", Playbook: "reconfigure.yml", KollaAction: "deploy-containers", NeedsConfig: true},
+	"reconfigure":       {Name: "reconfigure", Playbook: "reconfigure.yml", KollaAction: "reconfigure", NeedsConfig: true},
+	"check":             {Name: "check", Playbook: "check.yml", KollaAction: "check", NeedsConfig: true},
+	"stop": {Name: "stop", Playbook: "stop.yml", KollaAction: "stop", NeedsConfig: true,
+		Loses: "stops every koala container: the APIs, the database and the message queue go down (nothing is deleted; `koala deploy` starts them again, after `koala mariadb-recovery` when every database node was stopped)"},
+	"destroy": {Name: "destroy", Playbook: "destroy.yml", KollaAction: "destroy", NeedsConfig: true,
+		Loses: "removes every koala container and the volumes they used (ALL DATA: the MariaDB databases, RabbitMQ queues, logs), the config under /etc/kolla (node_config_directory) and, with --include-images, the Kolla images"},
 }
 
 // Options are what every lifecycle command takes.
@@ -51,6 +64,11 @@ type Options struct {
 	// embedded one; CacheDir is where the embedded one is written.
 	PlaybookDir string
 	CacheDir    string
+	// Confirmed is --yes-i-really-really-mean-it, which an Action with Loses needs.
+	Confirmed bool
+	// Vars are set by the command itself (destroy --include-images), above
+	// globals.yml and below -e.
+	Vars map[string]any
 }
 
 // Run loads everything the action needs, reports every problem it finds before
@@ -58,6 +76,9 @@ type Options struct {
 func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 	inv, err := inventory.Load(o.Inventories...)
 	if err != nil {
+		return nil, err
+	}
+	if err := confirm(a, inv, o); err != nil {
 		return nil, err
 	}
 	var layers []map[string]any
@@ -75,6 +96,9 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 	// kolla-ansible passes these as extra vars too: CONFIG_DIR and
 	// kolla_action sit above globals.yml, below the operator's -e.
 	fixed := map[string]any{"CONFIG_DIR": o.ConfigDir}
+	for k, v := range o.Vars {
+		fixed[k] = v
+	}
 	if a.KollaAction != "" {
 		fixed["kolla_action"] = a.KollaAction
 	}
@@ -113,10 +137,6 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		// Read by the playbook's registry check (registry_image).
 		fixed["koala_images"] = toAny(images)
 	}
-	var secrets []string
-	if cd != nil {
-		secrets = engine.SecretValues(cd.Passwords.Vars)
-	}
 	recap, err := engine.Run(ctx, engine.Options{
 		Inventory: inv,
 		Playbook:  pb,
@@ -129,7 +149,6 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		Forks:     o.Forks,
 		Verbosity: o.Verbosity,
 		Sinks:     o.Sinks,
-		Secrets:   secrets,
 	})
 	return recap, err
 }
