@@ -200,6 +200,10 @@ type hostState struct {
 	hvRes        map[string]any
 	hvResVersion int
 	hvTried      map[string]bool
+
+	// pending are the paths on this host that tasks would have changed in
+	// check mode (modules.Task.CheckPending).
+	pending []string
 }
 
 // host returns (creating) the state of host name.

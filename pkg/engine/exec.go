@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -673,8 +675,15 @@ func (r *runner) invoke(ctx context.Context, sc *scope, hs *hostState, t *playbo
 	if err != nil {
 		return unreachableOrFailed(err)
 	}
+	var pending []string
+	if check {
+		r.mu.Lock()
+		pending = slices.Clone(r.hostLocked(connHost).pending)
+		r.mu.Unlock()
+	}
 	mt := &modules.Task{
 		Host: hs.name, Args: args, Vars: sc.vars, Conn: conn, Check: check, Diff: diff, Env: env,
+		CheckPending: pending,
 		FindFile: func(kind, name string) (string, error) {
 			f, err := r.pb.FindFile(t, kind, name)
 			if err != nil {
@@ -693,6 +702,9 @@ func (r *runner) invoke(ctx context.Context, sc *scope, hs *hostState, t *playbo
 		o.res = mres
 		return o
 	}
+	if check && mres.Changed {
+		r.notePending(connHost, args)
+	}
 	o := outcome{res: mres, status: StatusOK}
 	switch {
 	case mres.Failed:
@@ -703,6 +715,20 @@ func (r *runner) invoke(ctx context.Context, sc *scope, hs *hostState, t *playbo
 		o.status = StatusChanged
 	}
 	return o
+}
+
+// notePending records, in check mode, the file a changed task would have
+// written on host (its dest or path argument).
+func (r *runner) notePending(host string, args map[string]any) {
+	for _, k := range []string{"dest", "path"} {
+		if p, ok := args[k].(string); ok && strings.HasPrefix(p, "/") {
+			r.mu.Lock()
+			hs := r.hostLocked(host)
+			hs.pending = append(hs.pending, path.Clean(p))
+			r.mu.Unlock()
+			return
+		}
+	}
 }
 
 func unreachableOrFailed(err error) outcome {

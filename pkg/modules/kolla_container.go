@@ -412,14 +412,10 @@ func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (
 			restart = restart && cfg.changed()
 		}
 		if t.Check {
-			d, why, err := c.Compare(ctx, s)
-			if err != nil {
-				return Result{}, err
-			}
-			if d == container.Same && restart {
-				return Result{Changed: true, Msg: "would restart"}, nil
-			}
-			return Result{Changed: d != container.Same, Msg: why, Data: map[string]any{"decision": string(d)}}, nil
+			// Check mode wrote no config: a file an earlier task would have
+			// changed under config_dir counts as a config change.
+			configChanged := ca.configDir != "" && (cfg.changed() || pendingUnder(t.CheckPending, ca.configDir))
+			return ca.wouldDo(ctx, t, c, ca.action == "recreate_or_restart_container" && configChanged)
 		}
 		did, err := c.Ensure(ctx, s, restart)
 		if err != nil {
@@ -501,6 +497,51 @@ func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (
 		return Result{}, nil
 	}
 	return Result{}, fmt.Errorf("action %q not handled (bug)", ca.action)
+}
+
+// wouldDo is recreate_or_restart_container and start_container in check
+// mode: it compares and says what it would do to the container, changing
+// nothing. With --diff the decision is a diff entry "container NAME", so
+// every container of a loop shows.
+func (ca containerArgs) wouldDo(ctx context.Context, t *Task, c *container.Client, restart bool) (Result, error) {
+	s := ca.spec
+	d, why, err := c.Compare(ctx, s)
+	if err != nil {
+		return Result{}, err
+	}
+	var before, after string
+	switch {
+	case d == container.Absent:
+		before, after = "absent", "would create "+s.Name+" from "+s.Image
+	case d == container.Recreate:
+		before, after = "running another spec", "would recreate "+s.Name+": "+why
+	case d == container.Stopped:
+		before, after = "stopped", "would start "+s.Name
+	case restart:
+		before, after = "running", "would restart "+s.Name+": its config in "+ca.configDir+" changed"
+	default:
+		return Result{Msg: s.Name + " runs as wanted", Data: map[string]any{"decision": string(d)}}, nil
+	}
+	decision := string(d)
+	if d == container.Same {
+		decision = "restart"
+	}
+	r := Result{Changed: true, Msg: after, Data: map[string]any{"decision": decision}}
+	if t.Diff {
+		r.Diff = []Diff{{Path: "container " + s.Name, Before: before + "\n", After: after + "\n"}}
+	}
+	return r, nil
+}
+
+// pendingUnder reports whether a path of pending is dir or under it.
+func pendingUnder(pending []string, dir string) bool {
+	dir = strings.TrimSuffix(dir, "/")
+	for _, p := range pending {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // configHashDir holds, per container, the hash of its config directory when

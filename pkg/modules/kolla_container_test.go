@@ -256,3 +256,85 @@ func TestKollaContainerConfigDir(t *testing.T) {
 		t.Errorf("missing config_dir: %v", err)
 	}
 }
+
+// Check mode (deploy --check --diff): kolla_container compares and says what
+// it would do to each container, as a message and a "container NAME" diff,
+// and changes nothing: no container created, recreated, started or
+// restarted, no config hash recorded.
+func TestKollaContainerCheckMode(t *testing.T) {
+	c := dockerTarget(t)
+	name := fmt.Sprintf("koala_test_check_mode_%d", os.Getpid())
+	cfg := t.TempDir()
+	t.Cleanup(func() {
+		exec.Command("docker", "rm", "-f", name).Run()
+		os.Remove(filepath.Join("/var/lib/koala/config-hash", name))
+	})
+	if err := os.WriteFile(filepath.Join(cfg, "a.conf"), []byte("one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := map[string]any{
+		"action": "recreate_or_restart_container", "name": name, "image": probeImage,
+		"command": "/probe", "config_dir": cfg, "environment": map[string]any{"PROBE_WORD": "one"},
+	}
+	with := func(k string, v any) map[string]any {
+		m := map[string]any{}
+		for x, y := range a {
+			m[x] = y
+		}
+		m[k] = v
+		return m
+	}
+	inspect := func() string {
+		out, err := exec.Command("docker", "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}} {{json .Config.Env}}", name).Output()
+		if err != nil {
+			return ""
+		}
+		return string(out)
+	}
+	wouldDo := func(r Result, msg string) {
+		t.Helper()
+		if !r.Changed || !strings.HasPrefix(r.Msg, msg) {
+			t.Fatalf("want changed %q, got %+v", msg, r)
+		}
+		if len(r.Diff) != 1 || r.Diff[0].Path != "container "+name || !strings.HasPrefix(r.Diff[0].After, msg) {
+			t.Fatalf("want a diff for container %s saying %q, got %+v", name, msg, r.Diff)
+		}
+	}
+
+	wouldDo(run(t, c, "kolla_container", a, check, diff), "would create "+name)
+	if inspect() != "" {
+		t.Fatal("check mode created the container")
+	}
+	if r := run(t, c, "kolla_container", a); r.Msg != "created" {
+		t.Fatalf("create: %+v", r)
+	}
+	before := inspect()
+
+	r := run(t, c, "kolla_container", a, check, diff)
+	if r.Changed || len(r.Diff) != 0 {
+		t.Fatalf("unchanged container in check mode: %+v", r)
+	}
+	wouldDo(run(t, c, "kolla_container", with("environment", map[string]any{"PROBE_WORD": "two"}), check, diff),
+		"would recreate "+name+": spec or image changed")
+	// A config file an earlier task would have written (check mode did not).
+	pending := func(tk *Task) { tk.CheckPending = []string{"/etc/other/x", filepath.Join(cfg, "a.conf")} }
+	wouldDo(run(t, c, "kolla_container", a, check, diff, pending), "would restart "+name+": its config in "+cfg+" changed")
+	elsewhere := func(tk *Task) { tk.CheckPending = []string{cfg + "-other/a.conf"} }
+	mustChanged(t, run(t, c, "kolla_container", a, check, elsewhere), false)
+	// A config file changed on the host since the last start.
+	if err := os.WriteFile(filepath.Join(cfg, "a.conf"), []byte("two\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wouldDo(run(t, c, "kolla_container", a, check, diff), "would restart "+name)
+	if got := inspect(); got != before {
+		t.Fatalf("check mode touched the container:\nbefore %s\nafter  %s", before, got)
+	}
+	// ... and still would: check mode recorded no config hash.
+	wouldDo(run(t, c, "kolla_container", a, check, diff), "would restart "+name)
+
+	exec.Command("docker", "stop", name).Run()
+	wouldDo(run(t, c, "kolla_container", a, check, diff), "would start "+name)
+	if strings.HasPrefix(inspect(), "true") {
+		t.Fatal("check mode started the container")
+	}
+}

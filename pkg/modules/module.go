@@ -52,6 +52,11 @@ type Task struct {
 	// Render renders template source (a template file's content) with Vars;
 	// name is used in error messages.
 	Render func(name, src string) (string, error)
+	// CheckPending lists, in check mode, the paths on this host that earlier
+	// tasks of the run would have changed (their dest or path argument) but,
+	// in check mode, did not: a module that decides from files on the host
+	// (kolla_container restarting for a changed config_dir) reads them too.
+	CheckPending []string
 	// Reconnect, when set, returns a fresh connection to the host after Conn
 	// was lost (wait_for_connection uses it across a reboot).
 	Reconnect func(ctx context.Context) (transport.Conn, error)

@@ -1,0 +1,55 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/koala-stack/koala/pkg/modules"
+)
+
+// pendingProbe reports the CheckPending paths it was given.
+type pendingProbe struct{}
+
+func (pendingProbe) Run(_ context.Context, t *modules.Task) (modules.Result, error) {
+	return modules.Result{Data: map[string]any{"pending": t.CheckPending}}, nil
+}
+
+func init() { modules.Register(pendingProbe{}, "koala_test_pending_probe") }
+
+// In check mode a file task that would change its dest reports it to the
+// later tasks of the same host (kolla_container then knows a config file
+// would have changed); a task that would not change, or a real run, does not.
+func TestCheckModeTellsLaterTasksWhatWouldHaveChanged(t *testing.T) {
+	dir := t.TempDir()
+	same := filepath.Join(dir, "same.conf")
+	if err := os.WriteFile(same, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := loadPB(t, map[string]string{"site.yml": `- hosts: all
+  gather_facts: false
+  tasks:
+    - copy: {dest: "` + filepath.Join(dir, "new.conf") + `", content: "new\n"}
+    - copy: {dest: "` + same + `", content: "x\n"}
+    - koala_test_pending_probe:
+      register: probe
+    - name: show
+      debug: var=probe.pending
+`})
+	for _, checkMode := range []bool{true, false} {
+		col := &collector{}
+		_, err := Run(context.Background(), Options{Inventory: loadInv(t, "h1 ansible_connection=local\n"), Playbook: pb, Check: checkMode, Sinks: []Sink{col}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{"probe.pending": []string{filepath.Join(dir, "new.conf")}}
+		if !checkMode {
+			want = map[string]any{"probe.pending": []string(nil)}
+		}
+		if got := col.results("show")["h1"].Debug; !reflect.DeepEqual(got, any(want)) {
+			t.Errorf("check=%v: pending %#v, want %#v", checkMode, got, want)
+		}
+	}
+}
