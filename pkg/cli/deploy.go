@@ -25,6 +25,7 @@ func lifecycleCommands() []*ucli.Command {
 		"deploy":            "deploy and start the enabled services (config → pull → containers → bootstrap → register)",
 		"post-deploy":       "write admin-openrc.sh, admin-openrc-system.sh, public-openrc.sh and clouds.yaml into the config dir",
 		"mariadb-recovery":  "restart a Galera cluster whose nodes all went down, from the node with the latest committed data",
+		"certificates":      "make the root CA and the haproxy certificates TLS needs under CONFIGDIR/certificates; existing ones are kept",
 		"pull":              "pull the images of the enabled services on the hosts that run them; nothing else changes",
 		"genconfig":         "write every service's config to the hosts; no container is touched",
 		"deploy-containers": "start, recreate or restart containers from the config on the hosts; no config, no bootstrap",
@@ -49,9 +50,13 @@ func lifecycleCommands() []*ucli.Command {
 			"of the run (--limit narrows it): containers, their volumes (all data), /etc/kolla\n" +
 			"except globals.yml, passwords.yml, config/ and certificates/, koala's state.",
 		"stop": "\n\nRefused without " + deploy.ConfirmFlag + ". Containers are stopped, not removed.",
+		"certificates": "\n\nOn the deploy host, for kolla_enable_tls_external/_internal: a root CA\n" +
+			"(private/root/, ca/root.crt) and haproxy.pem / haproxy-internal.pem (kolla_external_fqdn_cert,\n" +
+			"kolla_internal_fqdn_cert) valid for the VIPs and FQDNs. A file that exists is never\n" +
+			"overwritten: your own certificate is used as it is, and checked.",
 	}
 	var cmds []*ucli.Command
-	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy", "pull", "genconfig", "deploy-containers", "reconfigure", "check", "stop", "destroy", "mariadb-recovery"} {
+	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy", "pull", "genconfig", "deploy-containers", "reconfigure", "check", "stop", "destroy", "mariadb-recovery", "certificates"} {
 		action := deploy.Actions[name]
 		run := func(c *ucli.Context) error { return runLifecycle(c, action) }
 		if name == "check" {
