@@ -17,7 +17,7 @@ import (
 
 // lifecycleCommands are kolla-ansible's commands that run a playbook of the
 // embedded roles against an inventory: bootstrap-servers, prechecks, deploy,
-// post-deploy, the day-2 commands and mariadb-recovery.
+// post-deploy, the day-2 commands, upgrade and mariadb-recovery.
 func lifecycleCommands() []*ucli.Command {
 	usage := map[string]string{
 		"bootstrap-servers": "prepare hosts: container engine, registry trust, /etc/hosts, sysctls, /etc/kolla",
@@ -25,6 +25,7 @@ func lifecycleCommands() []*ucli.Command {
 		"deploy":            "deploy and start the enabled services (config → pull → containers → bootstrap → register)",
 		"post-deploy":       "write admin-openrc.sh, admin-openrc-system.sh, public-openrc.sh and clouds.yaml into the config dir",
 		"mariadb-recovery":  "restart a Galera cluster whose nodes all went down, from the node with the latest committed data",
+		"upgrade":           "roll the control plane to new images (pulled first), one batch of hosts at a time (kolla_serial, default 1), APIs drained from haproxy",
 		"certificates":      "make the root CA and the haproxy certificates TLS needs under CONFIGDIR/certificates; existing ones are kept",
 		"pull":              "pull the images of the enabled services on the hosts that run them; nothing else changes",
 		"genconfig":         "write every service's config to the hosts; no container is touched",
@@ -56,7 +57,7 @@ func lifecycleCommands() []*ucli.Command {
 			"overwritten: your own certificate is used as it is, and checked.",
 	}
 	var cmds []*ucli.Command
-	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy", "pull", "genconfig", "deploy-containers", "reconfigure", "check", "stop", "destroy", "mariadb-recovery", "certificates"} {
+	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy", "pull", "genconfig", "deploy-containers", "reconfigure", "check", "stop", "destroy", "upgrade", "mariadb-recovery", "certificates"} {
 		action := deploy.Actions[name]
 		run := func(c *ucli.Context) error { return runLifecycle(c, action) }
 		if name == "check" {

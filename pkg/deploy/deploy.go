@@ -36,6 +36,7 @@ var Actions = map[string]Action{
 	"post-deploy":       {Name: "post-deploy", Playbook: "post-deploy.yml", KollaAction: "deploy", NeedsConfig: true},
 	"mariadb-recovery":  {Name: "mariadb-recovery", Playbook: "mariadb_recovery.yml", KollaAction: "deploy", NeedsConfig: true},
 	"certificates":      {Name: "certificates", Playbook: "certificates.yml", KollaAction: "certificates", NeedsConfig: true},
+	"upgrade":           {Name: "upgrade", Playbook: "upgrade.yml", KollaAction: "upgrade", NeedsConfig: true},
 	// Day-2 commands, kolla-ansible's kolla_action for each.
 	"pull":              {Name: "pull", Playbook: "site.yml", KollaAction: "pull", NeedsConfig: true},
 	"genconfig":         {Name: "genconfig", Playbook: "site.yml", KollaAction: "config", NeedsConfig: true},
