@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -111,7 +112,7 @@ func (n *needs) check(pb *playbook.Playbook) ([]string, error) {
 			}
 		}
 		enabled = append(enabled, uses...)
-		if !runs || !ok || seenGroup[group] {
+		if !runs || !ok || seenGroup[group] || n.isHost(group) {
 			continue
 		}
 		if len(n.inv.GroupHosts(group)) == 0 {
@@ -181,6 +182,13 @@ func patternGroup(p string) (string, bool) {
 		return "", false
 	}
 	return p, true
+}
+
+// isHost reports whether a play's pattern names a host rather than a group:
+// an inventory host, or localhost, which Ansible has even when the inventory
+// does not list it (post-deploy and certificates run there).
+func (n *needs) isHost(pattern string) bool {
+	return pattern == "localhost" || slices.Contains(n.inv.Hosts(), pattern)
 }
 
 // sampleHost is a host whose variables stand for the play's: the group's

@@ -46,6 +46,11 @@ func checkEmbedded(t *testing.T, inv, globals string, pw map[string]string) erro
 
 func checkEmbeddedImages(t *testing.T, inv, globals string, pw map[string]string) ([]string, error) {
 	t.Helper()
+	return checkEmbeddedPlaybook(t, "site.yml", inv, globals, pw)
+}
+
+func checkEmbeddedPlaybook(t *testing.T, playbookName, inv, globals string, pw map[string]string) ([]string, error) {
+	t.Helper()
 	tree, err := extractAssets(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +77,7 @@ func checkEmbeddedImages(t *testing.T, inv, globals string, pw map[string]string
 		t.Fatal(err)
 	}
 	rolesDir := filepath.Join(tree, "roles")
-	pb, err := engine.LoadPlaybook(filepath.Join(tree, "playbook", "site.yml"),
+	pb, err := engine.LoadPlaybook(filepath.Join(tree, "playbook", playbookName),
 		[]playbook.Source{{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir}})
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +91,16 @@ const goodGlobals = "kolla_internal_vip_address: 10.0.0.250\nnetwork_interface: 
 func TestCheckConfigAcceptsACompleteConfig(t *testing.T) {
 	if err := checkEmbedded(t, fullInventory, goodGlobals, goodPasswords); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Plays on localhost (post-deploy, certificates) need no [localhost] group:
+// Ansible has localhost even when the inventory does not list it.
+func TestCheckConfigLocalhostIsNoGroup(t *testing.T) {
+	for _, pb := range []string{"post-deploy.yml", "certificates.yml"} {
+		if _, err := checkEmbeddedPlaybook(t, pb, fullInventory, goodGlobals, goodPasswords); err != nil {
+			t.Errorf("%s: %v", pb, err)
+		}
 	}
 }
 
