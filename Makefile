@@ -36,6 +36,12 @@ bench-engine: build
 bench-build: build
 	bench/build/run.sh
 
+# Deploy benchmark: first deploy and no-change redeploys of a fresh 3-node lab,
+# wall time and controller CPU; see docs/BENCHMARKS.md (section Deploy).
+.PHONY: bench-deploy
+bench-deploy: build
+	bench/deploy/run.sh
+
 # Fuzz the inventory parsers (they must never panic on any input).
 .PHONY: fuzz-inventory
 fuzz-inventory:

@@ -1,0 +1,52 @@
+# Shared by the end-to-end scripts and bench/deploy: one lab, its images in the
+# lab's registry, a kolla config directory, and helpers that read `koala lab
+# status`. Source it from the repository root after setting (or accepting) the
+# variables below; every step is a koala command an operator would run.
+
+KOALA=${KOALA:-bin/koala}
+LAB=${LAB_NAME:-koala-e2e}
+WORK=${E2E_DIR:-/tmp/koala-e2e}
+LAB_DIR=$WORK/lab
+CONF=$WORK/etc-kolla
+INV=$LAB_DIR/multinode
+REG_PORT=${E2E_REGISTRY_PORT:-5000}
+SUBNET=${E2E_SUBNET:-10.99.0.0/24}
+NODES=${E2E_NODES:-3}
+# The control-plane images a deploy of the lab uses.
+E2E_IMAGES='^(base|openstack-base|mariadb-server|rabbitmq|memcached|haproxy|keepalived|keystone-base|keystone)$'
+# SSH connects take seconds on a loaded 2-core machine running a 3-node lab.
+common=(-i "$INV" --configdir "$CONF" -e ansible_timeout=90)
+
+t0=${t0:-$(date +%s)}
+step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
+fail() { echo "E2E FAILED: $*" >&2; exit 1; }
+
+# e2e_setup: base image, lab up, images pushed to the lab registry, the config
+# directory (the lab's globals.yml, kolla-ansible's passwords.yml, genpwd).
+e2e_setup() {
+  step "base image (debootstrap, cached)"
+  $KOALA lab base
+
+  step "lab up --nodes $NODES"
+  $KOALA lab up --name "$LAB" --nodes "$NODES" --subnet "$SUBNET" --lab-dir "$LAB_DIR" --registry-port "$REG_PORT"
+  [ -f "$INV" ] || fail "lab up wrote no inventory at $INV"
+
+  step "build-images for the control plane, pushed to the lab registry"
+  $KOALA build-images --push --registry "127.0.0.1:$REG_PORT" --registry-insecure \
+    --logs-dir "$WORK/build-logs" "$E2E_IMAGES"
+
+  step "config directory: the lab's globals.yml, kolla-ansible's passwords.yml, genpwd"
+  mkdir -p "$CONF"
+  cp "$LAB_DIR/globals.yml" "$CONF/globals.yml"
+  # The lab's Docker engine caps nofile at 20000: haproxy needs 2 x maxconn + a few.
+  echo 'haproxy_max_connections: 8000' >> "$CONF/globals.yml"
+  [ -f "$CONF/passwords.yml" ] || cp ../shared/compat/kolla-ansible/passwords.yml "$CONF/passwords.yml"
+  $KOALA genpwd -p "$CONF/passwords.yml"
+}
+
+# `koala lab status` columns: NAME ROLE HOST ADDRESS STATE NETWORK [holds VIP]
+nodes() { $KOALA lab status --name "$LAB" | awk '$2 == "node" {print $1}'; }
+vip_holder() { $KOALA lab status --name "$LAB" | awk '$2 == "node" && /holds VIP/ {print $3}'; }
+node_ctr() { $KOALA lab status --name "$LAB" | awk -v h="$1" '$2 == "node" && $3 == h {print $1}'; }
+# started_at: every container of every node with its start time, sorted.
+started_at() { for n in $(nodes); do docker exec "$n" docker ps -q | xargs -r docker exec "$n" docker inspect -f "$n {{.Name}} {{.State.StartedAt}}"; done | sort; }
