@@ -20,7 +20,16 @@ import (
 
 // Defaults for PoolOptions' zero values.
 const (
-	DefaultConnectTimeout = 10 * time.Second
+	// DefaultConnectTimeout bounds one connection attempt (TCP and the SSH
+	// handshake). Ansible's 10 s is too short for sshd on a loaded host (a
+	// lab of node containers on one busy machine).
+	DefaultConnectTimeout = 30 * time.Second
+	// DefaultConnectRetries is how many times a failed connection attempt
+	// is tried again (after 1 s, then 2 s, ...) before the host counts as
+	// unreachable. Ansible's ssh plugin defaults to 0 (reconnection_retries);
+	// a host that refuses or drops a connection under load usually takes the
+	// next one. Authentication and host key failures are not retried.
+	DefaultConnectRetries = 2
 	DefaultKeepAlive      = 15 * time.Second
 	// DefaultMaxSessions stays under OpenSSH's default MaxSessions (10).
 	DefaultMaxSessions = 8
@@ -34,7 +43,10 @@ type PoolOptions struct {
 	HostKeyPolicy  HostKeyPolicy // default AcceptNew
 	SSHConfigFile  string        // "" = ~/.ssh/config when it exists
 	AgentSocket    string        // "" = $SSH_AUTH_SOCK; the agent is optional
-	ConnectTimeout time.Duration // per host unless its spec says otherwise
+	ConnectTimeout time.Duration // per attempt, per host unless its spec says otherwise
+	// ConnectRetries are the attempts after a failed first one, unless the
+	// host's spec says otherwise; < 0 = none, 0 = DefaultConnectRetries.
+	ConnectRetries int
 	KeepAlive      time.Duration // interval; < 0 disables
 	MaxSessions    int           // concurrent commands per host
 	// SessionPerCommand runs every command in an SSH session of its own
@@ -80,6 +92,9 @@ func NewPool(opts PoolOptions) *Pool {
 	}
 	if opts.KeepAlive == 0 {
 		opts.KeepAlive = DefaultKeepAlive
+	}
+	if opts.ConnectRetries == 0 {
+		opts.ConnectRetries = DefaultConnectRetries
 	}
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = DefaultMaxSessions
@@ -273,7 +288,50 @@ func (p *Pool) resolve(spec HostSpec) (target, error) {
 	return t, nil
 }
 
+// dial connects to the host, trying again after a failure that may pass (a
+// refused or dropped connection, a timeout) up to the retries allowed.
 func (p *Pool) dial(ctx context.Context, spec HostSpec) (Conn, error) {
+	retries := p.opts.ConnectRetries
+	if spec.ConnectRetries != nil {
+		retries = *spec.ConnectRetries
+	}
+	delay := time.Second
+	for attempt := 0; ; attempt++ {
+		c, err := p.dialOnce(ctx, spec)
+		if err == nil || attempt >= retries || !retryable(err) || ctx.Err() != nil {
+			if err != nil && attempt > 0 {
+				var ue *UnreachableError
+				if errors.As(err, &ue) {
+					ue.Err = fmt.Errorf("%w (after %d attempts; raise ansible_timeout or ansible_ssh_retries for a slow host)", ue.Err, attempt+1)
+				}
+			}
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+// retryable reports whether a failed connection attempt may succeed when
+// tried again: not when the host answered and refused the login or showed
+// another host key.
+func retryable(err error) bool {
+	var ue *UnreachableError
+	if !errors.As(err, &ue) {
+		return false
+	}
+	if errors.Is(err, ErrHostKeyChanged) || errors.Is(err, ErrHostKeyUnknown) {
+		return false
+	}
+	msg := err.Error()
+	return !strings.Contains(msg, "unable to authenticate") && !strings.Contains(msg, "no supported methods remain")
+}
+
+func (p *Pool) dialOnce(ctx context.Context, spec HostSpec) (Conn, error) {
 	t, err := p.resolve(spec)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,8 @@ type HostSpec struct {
 	Local          bool   // ansible_connection=local
 	ProxyJump      string // "[user@]host[:port]" hops, comma-separated, as ssh -J
 	ConnectTimeout time.Duration
+	// ConnectRetries overrides PoolOptions.ConnectRetries (ansible_ssh_retries).
+	ConnectRetries *int
 
 	// bad is a variable SpecFromVars could not use; Pool.Get reports it.
 	bad error
@@ -27,7 +29,8 @@ type HostSpec struct {
 
 // SpecFromVars reads Ansible's connection variables for host: ansible_host,
 // ansible_port, ansible_user, ansible_ssh_private_key_file, ansible_password,
-// ansible_connection (ssh, smart or local), ansible_timeout, and a ProxyJump
+// ansible_connection (ssh, smart or local), ansible_timeout (seconds per
+// connection attempt), ansible_ssh_retries (attempts after a failed one), and a ProxyJump
 // given as `-J hop` or `-o ProxyJump=hop` in ansible_ssh_common_args or
 // ansible_ssh_extra_args. The older ansible_ssh_host/port/user/pass spellings
 // are read too. It never fails: a spec built from a bad value fails at Pool.Get
@@ -73,6 +76,13 @@ func SpecFromVars(host string, vars map[string]any) HostSpec {
 			setBad(fmt.Errorf("%s=%q is not a number of seconds", name, v))
 		}
 		s.ConnectTimeout = time.Duration(secs) * time.Second
+	}
+	if v, name := str("ansible_ssh_retries"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			setBad(fmt.Errorf("%s=%q is not a count", name, v))
+		}
+		s.ConnectRetries = &n
 	}
 	for _, name := range []string{"ansible_ssh_common_args", "ansible_ssh_extra_args"} {
 		v, _ := str(name)
