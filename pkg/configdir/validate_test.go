@@ -81,3 +81,26 @@ func TestLoadYAMLSyntaxErrorHasLine(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+func TestValidateTLSOptions(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "globals.yml"), "kolla_enable_tls_internal: \"yes\"\nkolla_enable_tls_external: sometimes\nkolla_copy_ca_into_containers: true\nkolla_internal_fqdn: \"\"\n")
+	write(t, filepath.Join(dir, "passwords.yml"), "database_password: x\n")
+	d, err := Load(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Validate()
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	g := filepath.Join(dir, "globals.yml")
+	for _, want := range []string{g + `:2: kolla_enable_tls_external: "sometimes" is not a boolean`, g + `:4: kolla_internal_fqdn: ""`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 2 {
+		t.Errorf("want 2 problems, got %d:\n%v", n, err)
+	}
+}
