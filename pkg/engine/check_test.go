@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/koala-stack/koala/pkg/modules"
 )
@@ -51,5 +53,33 @@ func TestCheckModeTellsLaterTasksWhatWouldHaveChanged(t *testing.T) {
 		if got := col.results("show")["h1"].Debug; !reflect.DeepEqual(got, any(want)) {
 			t.Errorf("check=%v: pending %#v, want %#v", checkMode, got, want)
 		}
+	}
+}
+
+// The timeout keyword bounds a task: a command still running is cancelled
+// and the host fails, naming the timeout; a quicker one is unaffected.
+func TestTaskTimeout(t *testing.T) {
+	pb, _ := loadPB(t, map[string]string{"site.yml": `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: quick
+      command: "true"
+      timeout: 60
+    - name: hangs
+      command: sleep 600
+      timeout: 1
+`})
+	col := &collector{}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := Run(ctx, Options{Inventory: loadInv(t, "h1 ansible_connection=local\n"), Playbook: pb, Sinks: []Sink{col}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := col.results("quick")["h1"]; r == nil || r.Status != StatusChanged {
+		t.Fatalf("quick: %+v", r)
+	}
+	r := col.results("hangs")["h1"]
+	if r == nil || r.Status != StatusFailed || !strings.Contains(r.Msg, "timeout of 1s") {
+		t.Fatalf("hangs: %+v", r)
 	}
 }

@@ -423,9 +423,18 @@ func (r *runner) runModule(ctx context.Context, sc *scope, hs *hostState, t *pla
 			delay = time.Duration(f * float64(time.Second))
 		}
 	}
+	var limit time.Duration
+	if v := inherited(fr, t, func(t *playbook.Task) any { return t.Timeout }); v != nil {
+		s, err := sc.str(pos+" timeout", v)
+		n, convErr := strconv.Atoi(s)
+		if err != nil || convErr != nil || n < 0 {
+			return outcome{status: StatusFailed, err: fmt.Errorf("timeout: %q is not a number of seconds", s)}
+		}
+		limit = time.Duration(n) * time.Second
+	}
 	var o outcome
 	for attempt := 1; ; attempt++ {
-		o = r.invoke(ctx, sc, hs, t, fr, args, delegate)
+		o = r.invokeWithin(ctx, limit, sc, hs, t, fr, args, delegate)
 		o.attempts = attempt
 		if o.status == StatusUnreachable || ctx.Err() != nil {
 			return o
@@ -625,6 +634,24 @@ func (r *runner) describe(res *HostResult, outs []outcome, labels []string, loop
 			}
 		}
 	}
+}
+
+// invokeWithin is invoke bounded by the task's timeout (0: none), as
+// Ansible's timeout keyword: a module still running then is cancelled and
+// the task fails, saying so.
+func (r *runner) invokeWithin(ctx context.Context, limit time.Duration, sc *scope, hs *hostState, t *playbook.Task, fr *frame, args map[string]any, delegate string) outcome {
+	if limit <= 0 {
+		return r.invoke(ctx, sc, hs, t, fr, args, delegate)
+	}
+	tctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	o := r.invoke(tctx, sc, hs, t, fr, args, delegate)
+	failed := o.err != nil || o.status == StatusFailed || o.status == StatusUnreachable
+	if failed && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+		o.status = StatusFailed
+		o.err = fmt.Errorf("the task did not finish within its timeout of %s", limit)
+	}
+	return o
 }
 
 // invoke runs an engine action or a module once.

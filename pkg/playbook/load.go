@@ -539,7 +539,7 @@ var taskKeywords = []string{
 	"become", "become_user", "run_once", "delegate_to", "delegate_facts", "tags",
 	"changed_when", "failed_when", "ignore_errors", "ignore_unreachable", "until", "retries",
 	"delay", "no_log", "environment", "check_mode", "diff", "vars", "block", "rescue", "always",
-	"with_items", "with_dict", "with_list",
+	"with_items", "with_dict", "with_list", "timeout",
 }
 
 // unsupported task keywords are reported rather than silently ignored.
@@ -551,7 +551,7 @@ var unsupportedKeywords = map[string]string{
 	"collections": "use the module's short name", "with_nested": "use loop with the product filter",
 	"with_together": "use loop", "with_subelements": "use loop with the subelements filter",
 	"with_sequence": "use loop with range", "with_fileglob": "use loop", "with_first_found": "use loop",
-	"debugger": "", "timeout": "", "port": "set ansible_port in the inventory",
+	"debugger": "", "port": "set ansible_port in the inventory",
 }
 
 const builtinPrefix = "ansible.builtin."
@@ -659,6 +659,8 @@ func (l *loader) task(ctx taskCtx, n *yaml.Node, handler bool) *Task {
 			t.Retries = l.anyVal(file, v, "retries")
 		case "delay":
 			t.Delay = l.anyVal(file, v, "delay")
+		case "timeout":
+			t.Timeout = l.anyVal(file, v, "timeout")
 		case "no_log":
 			t.NoLog = l.anyVal(file, v, "no_log")
 		case "environment":

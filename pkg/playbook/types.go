@@ -135,6 +135,7 @@ type Task struct {
 	Until             []any
 	Retries           any // nil = 3 when Until is set
 	Delay             any // nil = 5 seconds
+	Timeout           any // seconds one invocation (item, attempt) may take; nil = no limit
 	NoLog             any
 	Environment       any
 	CheckMode         any // nil = follow -C
