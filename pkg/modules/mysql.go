@@ -37,6 +37,19 @@ func init() {
 // mysqlConnectTimeout bounds the connection and the server's handshake.
 const mysqlConnectTimeout = 30 * time.Second
 
+// mysqlBound says when err is the call's bound running out.
+func mysqlBound(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (no answer within %s)", err, mysqlCallTimeout)
+	}
+	return err
+}
+
+// mysqlCallTimeout bounds one module call, statements included: a server
+// that accepts and then stops answering (a backend haproxy still holds, a
+// node stuck in a state transfer) fails the task instead of hanging the run.
+var mysqlCallTimeout = 5 * time.Minute
+
 var mysqlLoginArgs = []string{"login_host", "login_port", "login_user", "login_password", "login_unix_socket", "connect_timeout"}
 
 // mysqlLogin is where and as whom to connect.
@@ -140,6 +153,8 @@ func (mysqlDBModule) Args() (accepted, required []string) {
 }
 
 func (mysqlDBModule) Run(ctx context.Context, t *Task) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, mysqlCallTimeout)
+	defer cancel()
 	a := newArgs(t.Args)
 	names := a.list("name")
 	state := a.choice("present", "state", "present", "absent")
@@ -414,6 +429,8 @@ func nativeHash(password string) string {
 }
 
 func (mysqlUserModule) Run(ctx context.Context, t *Task) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, mysqlCallTimeout)
+	defer cancel()
 	a := newArgs(t.Args)
 	name := a.str("", "name", "user")
 	hasPassword := a.has("password")
@@ -572,6 +589,8 @@ func (mysqlQueryModule) Args() (accepted, required []string) {
 var readOnlyQuery = regexp.MustCompile(`(?i)^\s*(SELECT|SHOW|DESCRIBE|DESC|EXPLAIN)\b`)
 
 func (mysqlQueryModule) Run(ctx context.Context, t *Task) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, mysqlCallTimeout)
+	defer cancel()
 	a := newArgs(t.Args)
 	var queries []string
 	switch q := t.Args["query"].(type) {
@@ -623,7 +642,7 @@ func (mysqlQueryModule) Run(ctx context.Context, t *Task) (Result, error) {
 		if readOnlyQuery.MatchString(stmt) {
 			rows, err := queryRows(ctx, db, stmt, args...)
 			if err != nil {
-				return Result{}, fmt.Errorf("mysql_query: host %s: query %d: %w", t.Host, i+1, err)
+				return Result{}, fmt.Errorf("mysql_query: host %s: query %d: %w", t.Host, i+1, mysqlBound(ctx, err))
 			}
 			results = append(results, rows)
 			counts = append(counts, len(rows))
@@ -631,7 +650,7 @@ func (mysqlQueryModule) Run(ctx context.Context, t *Task) (Result, error) {
 		}
 		res, err := db.ExecContext(ctx, stmt, args...)
 		if err != nil {
-			return Result{}, fmt.Errorf("mysql_query: host %s: query %d: %w", t.Host, i+1, err)
+			return Result{}, fmt.Errorf("mysql_query: host %s: query %d: %w", t.Host, i+1, mysqlBound(ctx, err))
 		}
 		n, _ := res.RowsAffected()
 		if n > 0 {

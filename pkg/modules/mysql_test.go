@@ -255,3 +255,17 @@ func TestMySQLModules(t *testing.T) {
 		t.Fatalf("bad login: %v", err)
 	}
 }
+
+// A statement the server does not finish is cut off at the call's bound:
+// the task fails instead of hanging the run.
+func TestMySQLCallTimeout(t *testing.T) {
+	m := startMariaDB(t)
+	c := sshConn(t)
+	saved := mysqlCallTimeout
+	mysqlCallTimeout = 2 * time.Second
+	t.Cleanup(func() { mysqlCallTimeout = saved })
+	_, err := runErr(t, c, "mysql_query", m.login(map[string]any{"query": "SELECT SLEEP(600)"}))
+	if err == nil || !strings.Contains(err.Error(), "no answer within 2s") {
+		t.Fatalf("want the call cut off, got %v", err)
+	}
+}
