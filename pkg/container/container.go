@@ -183,6 +183,19 @@ func (c *Client) specHash(ctx context.Context, spec Spec) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// PullStallTimeout is how long a pull may go without a progress message.
+var PullStallTimeout = 5 * time.Minute
+
+var errStalled = errors.New("no progress")
+
+// stallGuard returns a context that is cancelled (cause errStalled) when kick
+// has not been called for d, and a stop that releases it.
+func stallGuard(ctx context.Context, d time.Duration) (context.Context, func(), func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	t := time.AfterFunc(d, func() { cancel(errStalled) })
+	return ctx, func() { t.Reset(d) }, func() { t.Stop(); cancel(nil) }
+}
+
 // Pull fetches image unless it is present (or always, with force).
 func (c *Client) Pull(ctx context.Context, ref string, force bool) (bool, error) {
 	if !force {
@@ -192,9 +205,18 @@ func (c *Client) Pull(ctx context.Context, ref string, force bool) (bool, error)
 			return false, fmt.Errorf("%s: inspect image %s: %w", c.host, ref, err)
 		}
 	}
+	// A big image may take long; one that makes no progress is abandoned.
+	ctx, kick, stop := stallGuard(ctx, PullStallTimeout)
+	defer stop()
+	stalled := func(err error) error {
+		if errors.Is(context.Cause(ctx), errStalled) {
+			return fmt.Errorf("%s: pull %s: no progress for %s (the registry or the network stalled); the next deploy tries again", c.host, ref, PullStallTimeout)
+		}
+		return err
+	}
 	rc, err := c.api.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
-		return false, fmt.Errorf("%s: pull %s: %w (is the registry in docker_registry reachable and trusted? run `koala bootstrap-servers`)", c.host, ref, err)
+		return false, stalled(fmt.Errorf("%s: pull %s: %w (is the registry in docker_registry reachable and trusted? run `koala bootstrap-servers`)", c.host, ref, err))
 	}
 	defer rc.Close()
 	// The engine reports pull failures inside the stream, not as a status code.
@@ -207,8 +229,9 @@ func (c *Client) Pull(ctx context.Context, ref string, force bool) (bool, error)
 		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return false, fmt.Errorf("%s: pull %s: reading progress: %w", c.host, ref, err)
+			return false, stalled(fmt.Errorf("%s: pull %s: reading progress: %w", c.host, ref, err))
 		}
+		kick()
 		if msg.Error != "" {
 			return false, fmt.Errorf("%s: pull %s: %s", c.host, ref, msg.Error)
 		}

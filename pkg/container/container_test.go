@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -122,5 +123,30 @@ func TestPullMissingImageNamesHostAndRef(t *testing.T) {
 	_, err := c.Pull(ctx, "127.0.0.1:1/kolla/keystone:nope", false)
 	if err == nil || !strings.Contains(err.Error(), "local: pull 127.0.0.1:1/kolla/keystone:nope") {
 		t.Fatalf("pull error = %v", err)
+	}
+}
+
+// Silence cancels a pull's context, with errStalled as the cause; stop
+// releases it without one.
+func TestStallGuard(t *testing.T) {
+	ctx, kick, stop := stallGuard(context.Background(), 10*time.Millisecond)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("not cancelled after a minute of silence")
+	}
+	kick() // progress after the stall changes nothing
+	if !errors.Is(context.Cause(ctx), errStalled) {
+		t.Fatalf("cause %v", context.Cause(ctx))
+	}
+	ctx2, kick2, stop2 := stallGuard(context.Background(), time.Hour)
+	kick2()
+	if ctx2.Err() != nil {
+		t.Fatal("cancelled while alive")
+	}
+	stop2()
+	if ctx2.Err() == nil || errors.Is(context.Cause(ctx2), errStalled) {
+		t.Fatalf("stop: err %v cause %v", ctx2.Err(), context.Cause(ctx2))
 	}
 }
