@@ -83,3 +83,31 @@ func TestTaskTimeout(t *testing.T) {
 		t.Fatalf("hangs: %+v", r)
 	}
 }
+
+// In check mode a command is skipped, and the until, changed_when and
+// failed_when that read its output are not evaluated: the wait is skipped
+// instead of failing on an undefined stdout.
+func TestCheckModeSkipsWaitsOnSkippedCommands(t *testing.T) {
+	pb, _ := loadPB(t, map[string]string{"site.yml": `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: wait
+      command: echo Synced
+      register: state
+      changed_when: false
+      failed_when: state.rc != 0
+      until: "'Synced' in state.stdout"
+      retries: 2
+      delay: 0
+`})
+	for _, checkMode := range []bool{true, false} {
+		col := &collector{}
+		if _, err := Run(context.Background(), Options{Inventory: loadInv(t, "h1 ansible_connection=local\n"), Playbook: pb, Check: checkMode, Sinks: []Sink{col}}); err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]Status{true: StatusSkipped, false: StatusOK}[checkMode]
+		if r := col.results("wait")["h1"]; r == nil || r.Status != want {
+			t.Errorf("check=%v: %+v, want %s", checkMode, r, want)
+		}
+	}
+}

@@ -440,7 +440,9 @@ func (r *runner) runModule(ctx context.Context, sc *scope, hs *hostState, t *pla
 			return o
 		}
 		r.judge(sc, t, &o)
-		if len(t.Until) == 0 {
+		// A module that skipped (a command in check mode) has no result an
+		// until condition could read: there is nothing to wait for.
+		if len(t.Until) == 0 || o.status == StatusSkipped {
 			return o
 		}
 		o.data["attempts"] = attempt
@@ -479,6 +481,10 @@ func (r *runner) judge(sc *scope, t *playbook.Task, o *outcome) {
 		sc.done[t.Register] = true
 	}
 	if o.err != nil && o.status == StatusFailed && t.FailedWhen == nil {
+		return
+	}
+	// Nor can changed_when or failed_when judge a skipped invocation.
+	if o.status == StatusSkipped {
 		return
 	}
 	if t.ChangedWhen != nil {
