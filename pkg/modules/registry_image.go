@@ -58,7 +58,9 @@ func (registryImageModule) Run(ctx context.Context, t *Task) (Result, error) {
 	for _, img := range uniqueSorted(images) {
 		ok, err := c.hasManifest(ctx, img)
 		if err != nil {
-			return Result{Failed: true, Msg: fmt.Sprintf("host %s: %v", t.Host, err),
+			// Images already on every host need no registry: say how to
+			// skip the check then.
+			return Result{Failed: true, Msg: fmt.Sprintf("host %s: %v (when the images are already on the hosts, `-e koala_check_images=false` skips this check)", t.Host, err),
 				Data: map[string]any{"missing": toAnyList(missing), "found": toAnyList(found)}}, nil
 		}
 		if ok {
