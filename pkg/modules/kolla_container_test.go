@@ -332,6 +332,9 @@ func TestKollaContainerCheckMode(t *testing.T) {
 	// ... and still would: check mode recorded no config hash.
 	wouldDo(run(t, c, "kolla_container", a, check, diff), "would restart "+name)
 
+	// A config directory check mode did not write (a new service on a host).
+	wouldDo(run(t, c, "kolla_container", with("config_dir", filepath.Join(cfg, "not-yet")), check, diff), "would restart "+name)
+
 	exec.Command("docker", "stop", name).Run()
 	wouldDo(run(t, c, "kolla_container", a, check, diff), "would start "+name)
 	if strings.HasPrefix(inspect(), "true") {
