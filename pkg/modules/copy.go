@@ -254,6 +254,17 @@ if [ -e "$d" ]; then
 	return sb.String()
 }
 
+// pendingMade reports whether dir is, or is inside, a path an earlier task
+// would have made in check mode (Task.CheckPending).
+func pendingMade(pending []string, dir string) bool {
+	for _, p := range pending {
+		if dir == p || strings.HasPrefix(dir, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // put makes spec.dest hold spec.content with one inspection round trip and
 // at most one upload (plus one chmod/chown when only attributes differ).
 func (t *Task) put(ctx context.Context, spec putSpec) (Result, error) {
@@ -279,7 +290,9 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 	if spec.src != "" {
 		data["src"] = spec.src
 	}
-	if !rf.parentOK {
+	// In check mode the directory may be one an earlier task would have
+	// made: then the file would be created.
+	if !rf.parentOK && !(t.Check && pendingMade(t.CheckPending, path.Dir(dest))) {
 		return Result{Failed: true, Data: data, Msg: fmt.Sprintf("host %s: destination directory %s does not exist", t.Host, path.Dir(dest))}, nil
 	}
 	if rf.exists && !rf.dir && rf.kind != "regular file" && rf.kind != "regular empty file" {
