@@ -285,8 +285,15 @@ func (n *needs) missingPasswords(uses []roleUse) ([]string, error) {
 				defs[k] = v
 			}
 		}
-		if hs := n.inv.Hosts(); len(hs) > 0 {
-			for k, v := range n.inv.HostVars(hs[0]) {
+	}
+	if hs := n.inv.Hosts(); len(hs) > 0 {
+		for k, v := range n.inv.HostVars(hs[0]) {
+			defs[k] = v
+		}
+	}
+	for _, l := range n.layers {
+		for k, v := range l {
+			if !n.pwKeys[k] {
 				defs[k] = v
 			}
 		}
