@@ -2,44 +2,26 @@
 # End-to-end: from nothing to `openstack token issue` through the VIP of a 3-node
 # lab, then the HA checks. Every step is a koala command an operator would run.
 # Needs root, a Docker engine and Debian's mirror. Usage: tests/e2e/run.sh
+# Environment: LAB_NAME, E2E_DIR, E2E_REGISTRY_PORT, E2E_SUBNET (tests/e2e/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=lib.sh
+. tests/e2e/lib.sh
 
-KOALA=${KOALA:-bin/koala}
-LAB=${LAB_NAME:-koala-e2e}
-WORK=${E2E_DIR:-/tmp/koala-e2e}
-LAB_DIR=$WORK/lab
-CONF=$WORK/etc-kolla
-REG_PORT=${E2E_REGISTRY_PORT:-5000}
-t0=$(date +%s)
-step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-fail() { echo "E2E FAILED: $*" >&2; exit 1; }
+if ! docker info >/dev/null 2>&1; then
+  echo "E2E SKIPPED: no Docker engine reachable; the lab's nodes are containers on it"
+  exit 0
+fi
 
 step "build koala"
 make build >/dev/null
+# A private copy: bin/koala may be rebuilt by someone else while this runs.
+mkdir -p "$WORK"
+cp bin/koala "$WORK/koala"
+KOALA=$WORK/koala
 
-step "base image (debootstrap, cached)"
-$KOALA lab base
+e2e_setup
 
-step "lab up --nodes 3"
-$KOALA lab up --name "$LAB" --nodes 3 --lab-dir "$LAB_DIR" --registry-port "$REG_PORT"
-INV=$LAB_DIR/multinode
-[ -f "$INV" ] || fail "lab up wrote no inventory at $INV"
-
-step "build-images for the control plane, pushed to the lab registry"
-$KOALA build-images --push --registry "127.0.0.1:$REG_PORT" --registry-insecure \
-  --logs-dir "$WORK/build-logs" \
-  '^(base|openstack-base|mariadb-server|rabbitmq|memcached|haproxy|keepalived|keystone-base|keystone)$'
-
-step "config directory: the lab's globals.yml, kolla-ansible's passwords.yml, genpwd"
-mkdir -p "$CONF"
-cp "$LAB_DIR/globals.yml" "$CONF/globals.yml"
-# The lab's Docker engine caps nofile at 20000: haproxy needs 2 x maxconn + a few.
-echo 'haproxy_max_connections: 8000' >> "$CONF/globals.yml"
-[ -f "$CONF/passwords.yml" ] || cp ../shared/compat/kolla-ansible/passwords.yml "$CONF/passwords.yml"
-$KOALA genpwd -p "$CONF/passwords.yml"
-
-common=(-i "$INV" --configdir "$CONF")
 step "bootstrap-servers"; $KOALA bootstrap-servers "${common[@]}"
 step "prechecks";         $KOALA prechecks "${common[@]}"
 step "deploy";            $KOALA deploy "${common[@]}"
@@ -55,18 +37,12 @@ openstack project show e2e-project >/dev/null 2>&1 || openstack project create e
 openstack user show e2e-user >/dev/null 2>&1 || openstack user create --project e2e-project --password e2e-secret e2e-user >/dev/null
 openstack endpoint list -f value -c 'Service Name' -c Interface | grep -q 'keystone internal' || fail "no internal identity endpoint"
 
-# `koala lab status` columns: NAME ROLE HOST ADDRESS STATE NETWORK [holds VIP]
-nodes() { $KOALA lab status --name "$LAB" | awk '$2 == "node" {print $1}'; }
-vip_holder() { $KOALA lab status --name "$LAB" | awk '$2 == "node" && /holds VIP/ {print $3}'; }
-node_ctr() { $KOALA lab status --name "$LAB" | awk -v h="$1" '$2 == "node" && $3 == h {print $1}'; }
-started_at() { for n in $(nodes); do docker exec "$n" docker ps -q | xargs -r docker exec "$n" docker inspect -f '{{.Name}} {{.State.StartedAt}}'; done | sort; }
-
 step "a second deploy restarts nothing"
 before=$(started_at)
-$KOALA deploy "${common[@]}" --json > "$WORK/redeploy.jsonl"
+$KOALA deploy "${common[@]}" --json > "$WORK/redeploy.jsonl" || { grep -E '"status":"(failed|unreachable)"' "$WORK/redeploy.jsonl" | head -5; fail "the no-change deploy failed"; }
 after=$(started_at)
 [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); fail "the no-change deploy restarted containers"; }
-grep -q '"status":"changed"' "$WORK/redeploy.jsonl" && fail "the no-change deploy reported changes"
+if grep '"status":"changed"' "$WORK/redeploy.jsonl"; then fail "the no-change deploy reported changes"; fi
 
 step "kill the VIP holder: the VIP moves and the API keeps answering"
 holder=$(vip_holder)
