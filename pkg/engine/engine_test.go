@@ -420,3 +420,27 @@ func TestRoleDependenciesAndRolesPath(t *testing.T) {
 		t.Errorf("check: %+v (tasks ran: %v)", r, col.taskOrder())
 	}
 }
+
+func TestTaskNamesAreTemplated(t *testing.T) {
+	pb, _ := loadPB(t, map[string]string{
+		"site.yml": `- hosts: all
+  gather_facts: false
+  vars: {project_name: keystone}
+  tasks:
+    - name: "Check {{ project_name }} containers"
+      debug: msg=hi
+    - name: "Raw {{ nope }}"
+      debug: msg=hi
+`,
+	})
+	col := &collector{}
+	if _, err := Run(context.Background(), Options{Inventory: loadInv(t, "h1\n"), Playbook: pb, Sinks: []Sink{col}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := col.taskOrder(); len(got) != 2 || got[0] != "Check keystone containers" || got[1] != "Raw {{ nope }}" {
+		t.Errorf("task names %q, want the first rendered and the undefined one raw", got)
+	}
+	if r := col.results("Check keystone containers")["h1"]; r == nil || r.Status != StatusOK {
+		t.Errorf("the host result carries the rendered name too: %+v", r)
+	}
+}

@@ -26,7 +26,7 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 		return
 	}
 	ps := r.play
-	name := taskName(t)
+	name := r.displayName(hosts, fr, t)
 	pos := t.Pos.String()
 	if t == gatherTask {
 		pos = ps.play.Pos.String()
@@ -55,6 +55,7 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 	var onceChanged bool
 	r.forEach(ctx, targets, func(hs *hostState) {
 		res, written, changed := r.execTask(ctx, hs, t, fr)
+		res.Task = name
 		r.record(hs, res)
 		if changed && len(t.Notify) > 0 {
 			r.notify(hs, t.Notify)

@@ -296,7 +296,7 @@ func (r *runner) runInclude(ctx context.Context, hosts []*hostState, t *playbook
 	if !r.selected(fr, t) {
 		return
 	}
-	name := taskName(t)
+	name := r.displayName(hosts, fr, t)
 	r.bus.emit(&TaskStart{Task: name, Pos: t.Pos.String(), Role: roleName(fr, t), Hosts: hostNames(hosts)})
 	type group struct {
 		key   string
@@ -419,6 +419,20 @@ func taskName(t *playbook.Task) string {
 		return "block"
 	}
 	return t.Action
+}
+
+// displayName is the task's name as Ansible shows it: templated with the
+// first host's variables ("Check {{ project_name }} containers" reads "Check
+// keystone containers"), the raw name when it cannot be rendered.
+func (r *runner) displayName(hosts []*hostState, fr *frame, t *playbook.Task) string {
+	name := taskName(t)
+	if len(hosts) == 0 || !playbook.HasTemplate(name) {
+		return name
+	}
+	if s, err := r.newScope(hosts[0], fr, t).render(t.Pos.String()+" name", name); err == nil {
+		return s
+	}
+	return name
 }
 
 func roleName(fr *frame, t *playbook.Task) string {
