@@ -60,5 +60,8 @@ keepalived_virtual_router_id: %q
 #   koala build-images --push --registry 127.0.0.1:%d
 docker_registry: %q
 docker_registry_insecure: "yes"
+# The nodes' Docker engines cap open files at 20000; haproxy needs twice its
+# maxconn and a few more (kolla-ansible's default, 40000, would not start).
+haproxy_max_connections: 8000
 `, p.Name, p.Release, Interface, p.VIP.String(), fmt.Sprint(p.RouterID), p.RegPort, p.RegHost)
 }

@@ -38,8 +38,6 @@ e2e_setup() {
   step "config directory: the lab's globals.yml, kolla-ansible's passwords.yml, genpwd"
   mkdir -p "$CONF"
   cp "$LAB_DIR/globals.yml" "$CONF/globals.yml"
-  # The lab's Docker engine caps nofile at 20000: haproxy needs 2 x maxconn + a few.
-  echo 'haproxy_max_connections: 8000' >> "$CONF/globals.yml"
   [ -f "$CONF/passwords.yml" ] || cp ../shared/compat/kolla-ansible/passwords.yml "$CONF/passwords.yml"
   $KOALA genpwd -p "$CONF/passwords.yml"
 }
