@@ -13,7 +13,7 @@ build:
 	# The in-image runtime; build-images finds it next to the koala binary.
 	$(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/kolla-runtime ./cmd/kolla-runtime
 
-test:
+test: deps
 	$(GO) test -count=1 -timeout 80m ./...
 
 vet:
@@ -39,7 +39,7 @@ bench-build: build
 # Deploy benchmark: first deploy and no-change redeploys of a fresh 3-node lab,
 # wall time and controller CPU; see docs/BENCHMARKS.md (section Deploy).
 .PHONY: bench-deploy
-bench-deploy: build
+bench-deploy: deps build
 	bench/deploy/run.sh
 
 # Fuzz the inventory parsers (they must never panic on any input).
@@ -52,18 +52,41 @@ fuzz-inventory:
 # post-deploy → `openstack token issue` through the VIP, a no-change redeploy,
 # failover of the VIP holder (needs root, Docker, Debian's mirror); see tests/e2e.
 .PHONY: e2e
-e2e: build
+e2e: deps build
 	tests/e2e/run.sh
 
 # The main job on the built-in default: a 3-node lab (base image, nodes with
-# sshd and dockerd, a registry), prepared and checked by koala's own commands.
+# sshd and dockerd, a registry), the control-plane images pushed to its
+# registry, then koala's lifecycle commands from genpwd to post-deploy and
+# `openstack token issue` through the VIP with the written admin-openrc.sh.
 LAB_DIR ?= $(HOME)/.cache/koala/lab/koala
+LAB_IMAGES := ^(base|openstack-base|mariadb-server|rabbitmq|memcached|haproxy|keepalived|keystone-base|keystone)$$
+LAB_ARGS := -i $(LAB_DIR)/multinode --configdir $(LAB_DIR) -e ansible_timeout=90
 .PHONY: lab
-lab: build
+lab: deps build
 	$(BIN)/koala lab base
 	$(BIN)/koala lab up --nodes 3 --lab-dir $(LAB_DIR)
+	$(BIN)/koala build-images --push --registry 127.0.0.1:5000 --registry-insecure '$(LAB_IMAGES)'
 	test -f $(LAB_DIR)/passwords.yml || install -m 0640 templates/etc/kolla/passwords.yml $(LAB_DIR)/passwords.yml
 	$(BIN)/koala genpwd -p $(LAB_DIR)/passwords.yml
-	$(BIN)/koala bootstrap-servers -i $(LAB_DIR)/multinode --configdir $(LAB_DIR)
-	$(BIN)/koala prechecks -i $(LAB_DIR)/multinode --configdir $(LAB_DIR)
+	$(BIN)/koala bootstrap-servers $(LAB_ARGS)
+	$(BIN)/koala prechecks $(LAB_ARGS)
+	$(BIN)/koala deploy $(LAB_ARGS)
+	$(BIN)/koala post-deploy $(LAB_ARGS)
+	. $(LAB_DIR)/admin-openrc.sh && openstack token issue
 	$(BIN)/koala lab status
+
+# What the lab, the tests and the end-to-end run need from Debian: sshd and
+# sudo (integration hosts), debootstrap (the base image), ansible-core (the
+# inventory reference and the engine benchmark), mariadb-server (the mysql_*
+# modules' real server), python3-openstackclient (the e2e's client). Installs
+# only what is missing; needs root then.
+DEPS := openssh-server openssh-client sudo debootstrap ansible-core iproute2 procps \
+	findutils kmod mariadb-server python3-openstackclient time
+.PHONY: deps
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing from Debian: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
