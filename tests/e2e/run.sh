@@ -17,7 +17,7 @@ step "build koala"
 make build >/dev/null
 # A private copy: bin/koala may be rebuilt by someone else while this runs.
 mkdir -p "$WORK"
-cp bin/koala "$WORK/koala"
+cp bin/koala bin/kolla-runtime "$WORK/"
 KOALA=$WORK/koala
 
 e2e_setup
