@@ -211,6 +211,10 @@ func TestIntegrationFailureAndRetries(t *testing.T) {
 		sum.Failed[1].Name != "bad-child" || sum.Failed[1].Status != StatusParentError {
 		t.Errorf("summary: %+v", sum)
 	}
+	// Wall times for what was built or tried; none for an image never started.
+	if _, ok := sum.Seconds["bad-child"]; ok || sum.Seconds["ok"] <= 0 || sum.Seconds["bad"] <= 0 {
+		t.Errorf("summary seconds: %v, want ok and bad > 0 and no bad-child", sum.Seconds)
+	}
 	log, _ := os.ReadFile(filepath.Join(o.LogsDir, "bad.log"))
 	if !strings.Contains(string(log), "failing on purpose") || !strings.Contains(string(log), "=== retry 1 of 1") {
 		t.Errorf("bad.log lacks the RUN output or the retry:\n%s", log)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +55,9 @@ type Summary struct {
 	Failed    []Failure `json:"failed"`
 	Skipped   []string  `json:"skipped"`
 	Unmatched []string  `json:"unmatched"`
+	// Seconds is the wall time of each image's build (solve, export, push and
+	// retries; not the wait for its parent or a thread), built or failed.
+	Seconds map[string]float64 `json:"seconds"`
 }
 
 // Failure is one image that was not built.
@@ -272,7 +276,7 @@ func (pl *Plan) Run(ctx context.Context, b *Builder, o RunOptions) (*Summary, er
 
 	var (
 		mu      sync.Mutex
-		sum     = &Summary{Built: []string{}, Failed: []Failure{}, Skipped: []string{}, Unmatched: pl.Unmatched}
+		sum     = &Summary{Built: []string{}, Failed: []Failure{}, Skipped: []string{}, Unmatched: pl.Unmatched, Seconds: map[string]float64{}}
 		done    = map[string]chan struct{}{}
 		ok      = map[string]bool{}
 		sem     = make(chan struct{}, o.Threads)
@@ -327,7 +331,11 @@ func (pl *Plan) Run(ctx context.Context, b *Builder, o RunOptions) (*Summary, er
 					return
 				}
 			}
+			start := time.Now()
 			st, err := pl.buildOne(ctx, b, o, n, now, status, &statusW)
+			mu.Lock()
+			sum.Seconds[n] = math.Round(time.Since(start).Seconds()*10) / 10
+			mu.Unlock()
 			if err != nil {
 				fail(n, st, err)
 				return
