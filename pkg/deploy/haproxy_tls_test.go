@@ -192,3 +192,24 @@ func TestHaproxyTLS(t *testing.T) {
 		}
 	}
 }
+
+// Two VIPs: each side's frontend binds its VIP with its own PEM, and only the
+// side with TLS on terminates it.
+func TestHaproxyTemplateTwoVIPs(t *testing.T) {
+	vars := tlsVars(true, 5000, 5000)
+	vars["kolla_external_vip_address"] = "203.0.113.10"
+	vars["haproxy_enable_external_vip"] = "yes"
+	vars["kolla_enable_tls_internal"] = false
+	svc := renderAsset(t, "roles/haproxy-config/templates/haproxy_single_service.cfg.j2", vars)
+	for _, want := range []string{
+		"bind 203.0.113.10:5000 ssl crt /etc/haproxy/certificates/haproxy.pem\n",
+		"bind 127.0.0.1:5000\n",
+	} {
+		if !strings.Contains(svc, want) {
+			t.Errorf("no %q in:\n%s", want, svc)
+		}
+	}
+	if strings.Count(svc, "X-Forwarded-Proto https") != 1 {
+		t.Errorf("want X-Forwarded-Proto set on the TLS frontend only:\n%s", svc)
+	}
+}
