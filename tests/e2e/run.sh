@@ -35,7 +35,9 @@ command -v openstack >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get instal
 openstack token issue -f value -c id >/dev/null || fail "openstack token issue"
 openstack project show e2e-project >/dev/null 2>&1 || openstack project create e2e-project >/dev/null
 openstack user show e2e-user >/dev/null 2>&1 || openstack user create --project e2e-project --password e2e-secret e2e-user >/dev/null
-openstack endpoint list -f value -c 'Service Name' -c Interface | grep -q 'keystone internal' || fail "no internal identity endpoint"
+# Not `| grep -q`: grep quits at the first match and pipefail fails the client.
+endpoints=$(openstack endpoint list -f value -c 'Service Name' -c Interface)
+grep -q 'keystone internal' <<< "$endpoints" || fail "no internal identity endpoint: $endpoints"
 
 step "a second deploy restarts nothing"
 before=$(started_at)
