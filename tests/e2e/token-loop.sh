@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue Keystone tokens (POST /v3/auth/tokens) through the VIP one after the
 # other until stopped (SIGTERM or SIGINT), then print
-# `requests=N failures=F seconds=S`. A failure is any answer other than 201
-# within 10 s. Every request is logged as `EPOCH HTTP_CODE SECONDS` to LOG.
+# `requests=N failures=F seconds=S max_latency=L`. A failure is any answer
+# other than 201, or none within 60 s (haproxy's server timeout). Every
+# request is logged as `EPOCH HTTP_CODE SECONDS` to LOG.
 # Usage: tests/e2e/token-loop.sh OPENRC LOG   (OPENRC: koala post-deploy's admin-openrc.sh)
 # The password goes to curl on stdin, never in its arguments.
 set -uo pipefail
@@ -22,11 +23,12 @@ stop=0
 trap 'stop=1' TERM INT
 n=0 failed=0 t0=$(date +%s)
 while [ "$stop" = 0 ]; do
-  out=$(curl -s -o /dev/null -m 10 "${tls[@]}" -w '%{http_code} %{time_total}' \
+  out=$(curl -s -o /dev/null -m 60 "${tls[@]}" -w '%{http_code} %{time_total}' \
     -H 'Content-Type: application/json' --data-binary @- "$OS_AUTH_URL/v3/auth/tokens" <<< "$body" 2>/dev/null) || true
   code=${out%% *}
   n=$((n + 1))
   [ "$code" = 201 ] || failed=$((failed + 1))
   echo "$(date +%s.%N) ${out:-000 0}" >> "$log"
 done
-echo "requests=$n failures=$failed seconds=$(( $(date +%s) - t0 ))"
+max=$(awk '$3 > m {m = $3} END {print m + 0}' "$log")
+echo "requests=$n failures=$failed seconds=$(( $(date +%s) - t0 )) max_latency=$max"
