@@ -88,6 +88,36 @@ func TestRenderWholeTree(t *testing.T) {
 			t.Errorf("keystone-base lacks %q:\n%s", want, ks.Dockerfile)
 		}
 	}
+	// Kolla's contract in the OpenStack images: <project>-base installs
+	// kolla_extend_start, which sources the service's kolla_<project>_extend_start;
+	// Apache images run as root (Apache drops to the service user), others as it.
+	for img, wants := range map[string][]string{
+		"glance-base":    {"--uid 42415", "glance-common", "COPY extend_start.sh /usr/local/bin/kolla_extend_start", "touch /usr/local/bin/kolla_glance_extend_start"},
+		"glance-api":     {"glance-api", "COPY extend_start.sh /usr/local/bin/kolla_glance_extend_start", "USER glance"},
+		"placement-base": {"--uid 42482", "placement-common", "/opt/mysql-migrate-db.sh", "touch /usr/local/bin/kolla_placement_extend_start"},
+		"placement-api":  {"placement-api apache2 libapache2-mod-wsgi-py3", "truncate -s 0 /etc/apache2/ports.conf", "kolla_placement_extend_start"},
+		"heat-base":      {"--uid 42418", "heat-common", "touch /usr/local/bin/kolla_heat_extend_start"},
+		"heat-api":       {"heat-api apache2 libapache2-mod-wsgi-py3", "COPY extend_start.sh /usr/local/bin/kolla_heat_extend_start"},
+		"heat-engine":    {"heat-engine", "USER heat"},
+		"horizon":        {"--uid 42420", "openstack-dashboard apache2 libapache2-mod-wsgi-py3", "COPY extend_start.sh /usr/local/bin/kolla_extend_start"},
+	} {
+		rd, err := r.Render(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range wants {
+			if !strings.Contains(string(rd.Dockerfile), w) {
+				t.Errorf("%s lacks %q:\n%s", img, w, rd.Dockerfile)
+			}
+		}
+		if strings.HasSuffix(img, "-base") {
+			continue // a -base image sets no USER, as in Kolla
+		}
+		root := strings.Contains(string(rd.Dockerfile), "apache2")
+		if user := strings.Contains(string(rd.Dockerfile), "\nUSER "); user == root {
+			t.Errorf("%s: USER directive %v, Apache %v: Apache images run as root, the others as their user", img, user, root)
+		}
+	}
 	mdb, _ := r.Render("mariadb-server")
 	if !strings.Contains(string(mdb.Dockerfile), "galera-4") || !strings.Contains(string(mdb.Dockerfile), "--uid 42434") {
 		t.Errorf("mariadb-server lacks galera-4 or mysql's UID 42434:\n%s", mdb.Dockerfile)
