@@ -70,6 +70,7 @@ grep -q 'Stopping the MariaDB containers' "$WORK/recovery-refused.log" && fail "
 after=$(grastate "${H[0]}" "${H[2]}")
 [ "$before" = "$after" ] || fail "the refused recovery changed a node: $before -> $after"
 $KOALA lab start --name "$LAB" "${H[1]}"
+wait_docker "${H[1]}"
 
 step "mariadb-recovery"
 s0=$(date +%s.%N)
