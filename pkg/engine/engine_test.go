@@ -443,4 +443,9 @@ func TestTaskNamesAreTemplated(t *testing.T) {
 	if r := col.results("Check keystone containers")["h1"]; r == nil || r.Status != StatusOK {
 		t.Errorf("the host result carries the rendered name too: %+v", r)
 	}
+	for _, e := range col.events {
+		if end, ok := e.(*TaskEnd); ok && end.Elapsed <= 0 {
+			t.Errorf("task_end %q has no elapsed time", end.Task)
+		}
+	}
 }

@@ -89,6 +89,9 @@ type ItemResult struct {
 type TaskEnd struct {
 	Task   string         `json:"task"`
 	Counts map[Status]int `json:"counts"`
+	// Elapsed is the task's wall time on all its hosts, for profiling a run
+	// from its --json events.
+	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
 // Stats are one host's counters, as in Ansible's PLAY RECAP. OK counts

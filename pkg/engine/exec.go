@@ -48,6 +48,7 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 	if once {
 		targets = hosts[:1]
 	}
+	start := time.Now()
 	r.bus.emit(&TaskStart{Task: name, Pos: pos, Role: roleName(fr, t), Handler: handler, Hosts: hostNames(targets)})
 	var mu sync.Mutex
 	counts := map[Status]int{}
@@ -75,7 +76,7 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 			}
 		}
 	}
-	r.bus.emit(&TaskEnd{Task: name, Counts: counts})
+	r.bus.emit(&TaskEnd{Task: name, Counts: counts, Elapsed: time.Since(start)})
 	r.checkFailLimits(counts)
 }
 

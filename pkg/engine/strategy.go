@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/koala-stack/koala/pkg/playbook"
 )
@@ -297,6 +298,7 @@ func (r *runner) runInclude(ctx context.Context, hosts []*hostState, t *playbook
 		return
 	}
 	name := r.displayName(hosts, fr, t)
+	start := time.Now()
 	r.bus.emit(&TaskStart{Task: name, Pos: t.Pos.String(), Role: roleName(fr, t), Hosts: hostNames(hosts)})
 	type group struct {
 		key   string
@@ -340,7 +342,7 @@ func (r *runner) runInclude(ctx context.Context, hosts []*hostState, t *playbook
 		r.record(hs, res)
 		counts[res.Status]++
 	}
-	r.bus.emit(&TaskEnd{Task: name, Counts: counts})
+	r.bus.emit(&TaskEnd{Task: name, Counts: counts, Elapsed: time.Since(start)})
 	for _, g := range groups {
 		nf := fr.push(t, true)
 		if g.role != nil {
