@@ -38,13 +38,14 @@ mapfile -t H < <(hosts)
 step "write rows through each node"
 sql "${H[0]}" "CREATE DATABASE IF NOT EXISTS e2e_recovery; DROP TABLE IF EXISTS e2e_recovery.t;
   CREATE TABLE e2e_recovery.t (id INT AUTO_INCREMENT PRIMARY KEY, via VARCHAR(64), n INT)"
+# 20 rows (20 transactions, one client) through each node.
 for h in "${H[@]}"; do
-  for i in $(seq 20); do sql "$h" "INSERT INTO e2e_recovery.t (via, n) VALUES ('$h', $i)"; done
+  sql "$h" "$(for i in $(seq 20); do echo "INSERT INTO e2e_recovery.t (via, n) VALUES ('$h', $i);"; done)"
 done
 
 step "stop MariaDB cleanly on ${H[2]}, then write rows it will not have"
 docker exec "$(node_ctr "${H[2]}")" docker stop mariadb >/dev/null
-for i in $(seq 20); do sql "${H[0]}" "INSERT INTO e2e_recovery.t (via, n) VALUES ('late', $i)"; done
+sql "${H[0]}" "$(for i in $(seq 20); do echo "INSERT INTO e2e_recovery.t (via, n) VALUES ('late', $i);"; done)"
 want=$(sql "${H[0]}" "SELECT COUNT(*) FROM e2e_recovery.t")
 [ "$want" = 80 ] || fail "wrote 80 rows, the table has $want"
 
@@ -54,8 +55,8 @@ want=$(sql "${H[0]}" "SELECT COUNT(*) FROM e2e_recovery.t")
 # comes back by itself: keep the containers from restarting with the nodes.
 step "kill all three nodes (MariaDB containers not restarting with them), start them again"
 for h in "${H[@]}"; do docker exec "$(node_ctr "$h")" docker update --restart=no mariadb >/dev/null; done
-$KOALA lab kill --name "$LAB" "${H[@]}"
-$KOALA lab start --name "$LAB" "${H[@]}"
+for h in "${H[@]}"; do $KOALA lab kill --name "$LAB" "$h"; done
+for h in "${H[@]}"; do $KOALA lab start --name "$LAB" "$h"; done
 # Back to the deployed policy (a stopped container stays stopped).
 for h in "${H[@]}"; do wait_docker "$h"; docker exec "$(node_ctr "$h")" docker update --restart=unless-stopped mariadb >/dev/null; done
 
