@@ -40,6 +40,6 @@ func confirm(a Action, inv *inventory.Inventory, o Options) error {
 		}
 		hosts = on
 	}
-	return fmt.Errorf("%s refused without %s: on %s it %s. Add %s if that is what you want",
-		a.Name, ConfirmFlag, strings.Join(hosts, ", "), a.Loses, ConfirmFlag)
+	return fmt.Errorf("refused without %s: on %s it %s. Add %s if that is what you want",
+		ConfirmFlag, strings.Join(hosts, ", "), a.Loses, ConfirmFlag)
 }

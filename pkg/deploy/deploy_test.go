@@ -104,9 +104,9 @@ func TestDestructiveCommandsNeedConfirmation(t *testing.T) {
 		want          []string
 		notWant       string
 	}{
-		{"destroy", "", []string{"destroy refused without --yes-i-really-really-mean-it", "on node1, node2", "ALL DATA", "--include-images"}, ""},
+		{"destroy", "", []string{"refused without --yes-i-really-really-mean-it", "on node1, node2", "ALL DATA", "--include-images"}, ""},
 		{"destroy", "node2", []string{"on node2 it removes"}, "node1"},
-		{"stop", "", []string{"stop refused without --yes-i-really-really-mean-it", "on node1, node2", "nothing is deleted"}, ""},
+		{"stop", "", []string{"refused without --yes-i-really-really-mean-it", "on node1, node2", "nothing is deleted"}, ""},
 		{"stop", "node9", []string{`--limit "node9" matches no host`}, "refused"},
 		{"check", "nodes", []string{`--limit "nodes" matches no host`, `did you mean`}, ""},
 	} {
