@@ -151,9 +151,15 @@ func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) deploy.Options {
 	if c.Bool("include-images") {
 		vars = map[string]any{"destroy_include_images": true}
 	}
+	// Absolute: the roles read CONFIG_DIR/config/... as override files, and a
+	// relative path there would be looked up among the role's templates.
+	configDir := c.String("configdir")
+	if abs, err := filepath.Abs(configDir); err == nil {
+		configDir = abs
+	}
 	return deploy.Options{
 		Inventories:   c.StringSlice("inventory"),
-		ConfigDir:     c.String("configdir"),
+		ConfigDir:     configDir,
 		PasswordsFile: c.String("passwords"),
 		ExtraVars:     c.Generic("extra-vars").(*repeated).vals,
 		Limit:         c.String("limit"),
