@@ -139,6 +139,10 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		// Read by the playbook's registry check (registry_image).
 		fixed["koala_images"] = toAny(images)
 	}
+	var secrets []string
+	if cd != nil {
+		secrets = engine.SecretValues(cd.Passwords.Vars)
+	}
 	recap, err := engine.Run(ctx, engine.Options{
 		Inventory: inv,
 		Playbook:  pb,
@@ -151,6 +155,7 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		Forks:     o.Forks,
 		Verbosity: o.Verbosity,
 		Sinks:     o.Sinks,
+		Secrets:   secrets,
 	})
 	return recap, err
 }
