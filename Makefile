@@ -79,10 +79,12 @@ lab: deps build
 # What the lab, the tests and the end-to-end run need from Debian: sshd and
 # sudo (integration hosts), debootstrap (the base image), ansible-core (the
 # inventory reference and the engine benchmark), mariadb-server (the mysql_*
-# modules' real server), python3-openstackclient (the e2e's client). Installs
+# modules' real server), python3-openstackclient (the e2e's client),
+# docker-registry and haproxy (the registry_image and TLS termination tests
+# run them on loopback). Installs
 # only what is missing; needs root then.
 DEPS := openssh-server openssh-client sudo debootstrap ansible-core iproute2 procps \
-	findutils kmod mariadb-server python3-openstackclient time
+	findutils kmod mariadb-server python3-openstackclient time docker-registry haproxy
 .PHONY: deps
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
