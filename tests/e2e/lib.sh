@@ -30,6 +30,11 @@ e2e_setup() {
   step "lab up --nodes $NODES"
   $KOALA lab up --name "$LAB" --nodes "$NODES" --subnet "$SUBNET" --lab-dir "$LAB_DIR" --registry-port "$REG_PORT"
   [ -f "$INV" ] || fail "lab up wrote no inventory at $INV"
+  # A lab made again (new directory, new host key) on the same addresses: drop
+  # the old keys that accept-new wrote into known_hosts.
+  for a in $(grep -o 'ansible_host=[0-9.]*' "$INV" | cut -d= -f2 | sort -u); do
+    ssh-keygen -R "$a" >/dev/null 2>&1 || true
+  done
 
   step "build-images for the control plane, pushed to the lab registry"
   $KOALA build-images --push --registry "127.0.0.1:$REG_PORT" --registry-insecure \
@@ -43,8 +48,9 @@ e2e_setup() {
 }
 
 # `koala lab status` columns: NAME ROLE HOST ADDRESS STATE NETWORK [holds VIP]
-nodes() { $KOALA lab status --name "$LAB" | awk '$2 == "node" {print $1}'; }
-vip_holder() { $KOALA lab status --name "$LAB" | awk '$2 == "node" && /holds VIP/ {print $3}'; }
+# Node rows only: the line "no node holds the VIP" has "node" in column 2 too.
+nodes() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" '$2 == "node" && index($1, p) == 1 {print $1}'; }
+vip_holder() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" '$2 == "node" && index($1, p) == 1 && /holds VIP/ {print $3}'; }
 node_ctr() { $KOALA lab status --name "$LAB" | awk -v h="$1" '$2 == "node" && $3 == h {print $1}'; }
 # started_at: every container of every node with its start time, sorted.
 started_at() { for n in $(nodes); do docker exec "$n" docker ps -q | xargs -r docker exec "$n" docker inspect -f "$n {{.Name}} {{.State.StartedAt}}"; done | sort; }
