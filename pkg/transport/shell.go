@@ -591,18 +591,5 @@ func (c *sshConn) kill(s *shell) {
 	if s.user != "" {
 		cmd = "sudo -n -u " + Quote(s.user) + " -- " + cmd
 	}
-	k, err := c.client.NewSession()
-	if err != nil {
-		return
-	}
-	defer k.Close()
-	done := make(chan struct{})
-	go func() {
-		k.Run(cmd)
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	c.runSide(ctx, cmd)
 }

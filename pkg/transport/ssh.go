@@ -213,6 +213,13 @@ func (c *sshConn) terminate(s *ssh.Session, stderr *pidWriter) {
 		s.Signal(ssh.SIGTERM)
 		return
 	}
+	// `kill -15 -PGID`: the one spelling dash and bash both take.
+	c.runSide(ctx, "kill -15 -"+strconv.Itoa(pid)+" 2>/dev/null")
+}
+
+// runSide runs cmd, best effort, on a session of its own beside a cancelled
+// one (to signal it), giving up when ctx ends: the host may be gone.
+func (c *sshConn) runSide(ctx context.Context, cmd string) {
 	k, err := c.client.NewSession()
 	if err != nil {
 		return
@@ -220,8 +227,7 @@ func (c *sshConn) terminate(s *ssh.Session, stderr *pidWriter) {
 	defer k.Close()
 	done := make(chan struct{})
 	go func() {
-		// `kill -15 -PGID`: the one spelling dash and bash both take.
-		k.Run("kill -15 -" + strconv.Itoa(pid) + " 2>/dev/null")
+		k.Run(cmd)
 		close(done)
 	}()
 	select {
