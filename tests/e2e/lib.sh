@@ -14,8 +14,10 @@ SUBNET=${E2E_SUBNET:-10.99.0.0/24}
 NODES=${E2E_NODES:-3}
 # The control-plane images a deploy of the lab uses.
 E2E_IMAGES='^(base|openstack-base|mariadb-server|rabbitmq|memcached|haproxy|keepalived|keystone-base|keystone)$'
-# SSH connects take seconds on a loaded 2-core machine running a 3-node lab.
-common=(-i "$INV" --configdir "$CONF" -e ansible_timeout=90)
+# SSH connects take seconds on a loaded 2-core machine running a 3-node lab;
+# E2E_KOALA_ARGS adds options to every lifecycle command.
+read -ra e2e_extra <<< "${E2E_KOALA_ARGS:-}"
+common=(-i "$INV" --configdir "$CONF" -e ansible_timeout=90 "${e2e_extra[@]}")
 
 t0=${t0:-$(date +%s)}
 step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
@@ -51,6 +53,7 @@ e2e_setup() {
 # Node rows only: the line "no node holds the VIP" has "node" in column 2 too.
 nodes() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" '$2 == "node" && index($1, p) == 1 {print $1}'; }
 vip_holder() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" '$2 == "node" && index($1, p) == 1 && /holds VIP/ {print $3}'; }
-node_ctr() { $KOALA lab status --name "$LAB" | awk -v h="$1" '$2 == "node" && $3 == h {print $1}'; }
+node_ctr() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" -v h="$1" '$2 == "node" && index($1, p) == 1 && $3 == h {print $1}'; }
+node_hosts() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" '$2 == "node" && index($1, p) == 1 {print $3}'; }
 # started_at: every container of every node with its start time, sorted.
 started_at() { for n in $(nodes); do docker exec "$n" docker ps -q | xargs -r docker exec "$n" docker inspect -f "$n {{.Name}} {{.State.StartedAt}}"; done | sort; }

@@ -11,28 +11,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-KOALA=${KOALA:-bin/koala}
-LAB=${LAB_NAME:-koala-e2e}
-WORK=${E2E_DIR:-/tmp/koala-e2e}
-INV=$WORK/lab/multinode
-CONF=$WORK/etc-kolla
-# Extra koala options, e.g. E2E_KOALA_ARGS="-e ansible_timeout=90" on a loaded machine.
-read -ra extra <<< "${E2E_KOALA_ARGS:-}"
-common=(-i "$INV" --configdir "$CONF" "${extra[@]}")
-t0=$(date +%s)
-step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-fail() { echo "RECOVERY E2E FAILED: $*" >&2; exit 1; }
+# shellcheck source=lib.sh
+. tests/e2e/lib.sh
 [ -f "$INV" ] && [ -f "$CONF/admin-openrc.sh" ] || fail "no deployed lab in $WORK (run tests/e2e/run.sh first)"
 
-# `koala lab status` columns: NAME ROLE HOST ADDRESS STATE NETWORK [holds VIP]
-hosts() { $KOALA lab status --name "$LAB" | awk '$2 == "node" {print $3}' | head -3; }
-node_ctr() { $KOALA lab status --name "$LAB" | awk -v h="$1" '$2 == "node" && $3 == h {print $1}'; }
 sql() { local h=$1; shift; docker exec "$(node_ctr "$h")" docker exec mariadb mysql -u mysql -N -B -e "$*"; }
-mariadb_state() { for h in $(hosts); do echo "$h $(docker exec "$(node_ctr "$h")" docker inspect -f '{{.State.Status}} {{.State.StartedAt}}' mariadb)"; done; }
+mariadb_state() { for h in $(node_hosts | head -3); do echo "$h $(docker exec "$(node_ctr "$h")" docker inspect -f '{{.State.Status}} {{.State.StartedAt}}' mariadb)"; done; }
 wait_docker() { for _ in $(seq 60); do docker exec "$(node_ctr "$1")" docker info >/dev/null 2>&1 && return 0; sleep 1; done; fail "$1: dockerd not up after 60 s"; }
 grastate() { for h in "$@"; do echo "$h: $(docker exec "$(node_ctr "$h")" sh -c 'cat /var/lib/docker/volumes/mariadb/_data/grastate.dat | grep -v "^#"; docker inspect -f "{{.State.Status}}" mariadb' | tr '\n' ' ')"; done; }
 
-mapfile -t H < <(hosts)
+mapfile -t H < <(node_hosts | head -3)
 [ "${#H[@]}" = 3 ] || fail "want 3 lab nodes, found: ${H[*]}"
 
 step "write rows through each node"

@@ -10,22 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-KOALA=${KOALA:-bin/koala}
-LAB=${LAB_NAME:-koala-e2e}
-WORK=${E2E_DIR:-/tmp/koala-e2e}
-REG_PORT=${E2E_REGISTRY_PORT:-5000}
-INV=$WORK/lab/multinode
-CONF=$WORK/etc-kolla
-# Extra koala options, e.g. E2E_KOALA_ARGS="-e ansible_timeout=90" on a loaded machine.
-read -ra extra <<< "${E2E_KOALA_ARGS:-}"
-common=(-i "$INV" --configdir "$CONF" "${extra[@]}")
-t0=$(date +%s)
-step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-fail() { echo "UPGRADE E2E FAILED: $*" >&2; exit 1; }
+# shellcheck source=lib.sh
+. tests/e2e/lib.sh
 [ -f "$INV" ] && [ -f "$CONF/admin-openrc.sh" ] || fail "no deployed lab in $WORK (run tests/e2e/run.sh first)"
 
-# `koala lab status` columns: NAME ROLE HOST ADDRESS STATE NETWORK [holds VIP]
-nodes() { $KOALA lab status --name "$LAB" | awk '$2 == "node" {print $1}'; }
 # Every container of every node: name, ID, image ID, start time.
 containers() { for n in $(nodes); do docker exec "$n" sh -c 'docker ps -q | xargs -r docker inspect -f "{{.Name}} {{.Id}} {{.Image}} {{.State.StartedAt}}"' | sed "s|^|$n |"; done | sort; }
 
