@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/distribution/reference"
 )
 
 // registryImageModule asks the registry an image reference names whether it
@@ -106,29 +108,21 @@ type imageRef struct {
 	ref      string // tag or digest
 }
 
-// parseImageRef splits an image reference as Docker does: the first path
-// component is a registry when it has a dot or a port or is localhost.
+// parseImageRef splits an image reference as Docker does
+// (github.com/distribution/reference, the parser the Docker client uses).
 func parseImageRef(s string) (imageRef, error) {
-	r := imageRef{registry: "registry-1.docker.io"}
-	rest := s
-	if i := strings.IndexByte(s, '/'); i > 0 {
-		first := s[:i]
-		if strings.ContainsAny(first, ".:") || first == "localhost" {
-			r.registry, rest = first, s[i+1:]
-		}
+	named, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return imageRef{}, fmt.Errorf("%q is not an image reference (registry/namespace/name:tag): %w", s, err)
 	}
-	if i := strings.IndexByte(rest, '@'); i >= 0 {
-		r.name, r.ref = rest[:i], rest[i+1:]
-	} else if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.Contains(rest[i:], "/") {
-		r.name, r.ref = rest[:i], rest[i+1:]
+	r := imageRef{registry: reference.Domain(named), name: reference.Path(named)}
+	if r.registry == "docker.io" {
+		r.registry = "registry-1.docker.io"
+	}
+	if d, ok := named.(reference.Digested); ok {
+		r.ref = d.Digest().String()
 	} else {
-		r.name, r.ref = rest, "latest"
-	}
-	if r.registry == "registry-1.docker.io" && !strings.Contains(r.name, "/") {
-		r.name = "library/" + r.name
-	}
-	if r.name == "" || r.ref == "" {
-		return r, fmt.Errorf("%q is not an image reference (registry/namespace/name:tag)", s)
+		r.ref = reference.TagNameOnly(named).(reference.Tagged).Tag()
 	}
 	return r, nil
 }

@@ -180,7 +180,7 @@ func TestParseImageRef(t *testing.T) {
 		"10.0.0.1:5000/kolla/keystone:zed": {"10.0.0.1:5000", "kolla/keystone", "zed"},
 		"kolla/keystone:zed":               {"registry-1.docker.io", "kolla/keystone", "zed"},
 		"debian":                           {"registry-1.docker.io", "library/debian", "latest"},
-		"localhost/a/b@sha256:abc":         {"localhost", "a/b", "sha256:abc"},
+		"localhost/a/b@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": {"localhost", "a/b", "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
 		"quay.io:443/openstack.kolla/nova": {"quay.io:443", "openstack.kolla/nova", "latest"},
 	} {
 		got, err := parseImageRef(in)
