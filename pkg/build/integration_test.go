@@ -15,6 +15,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/koala-stack/koala/internal/dockertest"
 )
 
 // The integration tests build on the local Docker engine. They share one build
@@ -43,6 +45,7 @@ func engine(t *testing.T) *Builder {
 	if err != nil {
 		t.Skipf("integration test: no Docker engine with BuildKit reachable: %v", err)
 	}
+	dockertest.Base(t) // every image here is built FROM debian:bookworm
 	t.Cleanup(func() { b.Close() })
 	return b
 }

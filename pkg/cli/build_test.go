@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/koala-stack/koala/internal/dockertest"
 )
 
 func writeTree(t *testing.T, files map[string]string) string {
@@ -84,9 +86,7 @@ func TestBuildImagesExitStatus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: skipped with -short")
 	}
-	if err := exec.Command("docker", "image", "inspect", "debian:bookworm").Run(); err != nil {
-		t.Skipf("integration test: no Docker engine with debian:bookworm reachable: %v", err)
-	}
+	dockertest.Base(t) // the tree's images are FROM debian:bookworm
 	tree := writeTree(t, map[string]string{
 		"users.yml":          "kolla: 42400\n",
 		"good/Dockerfile.j2": "FROM {{ base_image }}:{{ base_tag }}\nRUN echo good\n",

@@ -20,7 +20,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
-	"github.com/koala-stack/koala/pkg/baseimage"
+	"github.com/koala-stack/koala/internal/dockertest"
 	"github.com/koala-stack/koala/pkg/inventory"
 	"github.com/koala-stack/koala/pkg/transport"
 )
@@ -108,7 +108,7 @@ func testPlan(t *testing.T, eng client.APIClient, nodes int) *Plan {
 		Nodes:        nodes,
 		Subnet:       freeSubnet(t, eng),
 		RegistryPort: freePort(t),
-		Log:          testLog{t},
+		Log:          dockertest.Log(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,28 +121,11 @@ func testPlan(t *testing.T, eng client.APIClient, nodes int) *Plan {
 	return p
 }
 
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(b []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
-}
-
-// ensureBase makes the base image if it is missing (debootstrap needs root).
-func ensureBase(t *testing.T, eng client.APIClient) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	if _, err := baseimage.Ensure(ctx, eng, baseimage.Options{Log: testLog{t}}); err != nil {
-		t.Fatalf("base image: %v", err)
-	}
-}
-
 // TestLab is the one real lab of the test suite: `up --nodes 3`, then every
 // check against it, then `down`.
 func TestLab(t *testing.T) {
 	eng := engine(t)
-	ensureBase(t, eng)
+	dockertest.Base(t)
 	ctx := context.Background()
 	p := testPlan(t, eng, 3)
 
@@ -287,6 +270,9 @@ func TestLab(t *testing.T) {
 
 	t.Run("stop, kill and start keep the address", func(t *testing.T) {
 		n2 := p.Nodes[1]
+		// As bootstrap-servers leaves it: a setting in /etc/sysctl.d that the
+		// node's new network namespace must get again after each start.
+		sh(t, n2.Hostname, "echo net.ipv4.ip_nonlocal_bind=1 | sudo tee /etc/sysctl.d/99-test.conf >/dev/null")
 		if err := Stop(ctx, eng, p.Name, n2.Hostname); err != nil {
 			t.Fatal(err)
 		}
@@ -308,9 +294,12 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ssh %s after restart: %v", n2.Hostname, err)
 		}
-		r, err := conn.Exec(cctx, transport.Command{Cmd: "ip -o -4 addr show dev eth0; sudo docker info --format '{{.ServerVersion}}'"})
+		r, err := conn.Exec(cctx, transport.Command{Cmd: "ip -o -4 addr show dev eth0; sudo docker info --format '{{.ServerVersion}}'; echo nonlocal_bind=$(cat /proc/sys/net/ipv4/ip_nonlocal_bind)"})
 		if err != nil || r.RC != 0 || !strings.Contains(string(r.Stdout), " "+n2.Addr.String()+"/") {
 			t.Fatalf("%s after restart: err %v rc %d out %s %s", n2.Hostname, err, r.RC, r.Stdout, r.Stderr)
+		}
+		if !strings.Contains(string(r.Stdout), "nonlocal_bind=1\n") {
+			t.Errorf("%s after kill and start: /etc/sysctl.d not applied:\n%s", n2.Hostname, r.Stdout)
 		}
 		if err := Stop(ctx, eng, p.Name, "node99"); err == nil || !strings.Contains(err.Error(), "no node") {
 			t.Errorf("stop of an unknown node: %v", err)
@@ -400,7 +389,7 @@ func TestUpRefusesBadInput(t *testing.T) {
 				t.Skipf("SKIP: %s not built (run TestLab or `koala lab up` first): %v", ref, err)
 			}
 		}
-		ensureBase(t, eng)
+		dockertest.Base(t)
 		p := testPlan(t, eng, 2)
 		// A container squatting node02's name makes the second node's create fail
 		// after the network, the registry and node01 exist.

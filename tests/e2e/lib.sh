@@ -7,10 +7,12 @@ KOALA=${KOALA:-bin/koala}
 LAB=${LAB_NAME:-koala-e2e}
 WORK=${E2E_DIR:-/tmp/koala-e2e}
 LAB_DIR=$WORK/lab
-CONF=$WORK/etc-kolla
+CONF=${E2E_CONF:-$WORK/etc-kolla}
 INV=$LAB_DIR/multinode
-REG_PORT=${E2E_REGISTRY_PORT:-5000}
-SUBNET=${E2E_SUBNET:-10.99.0.0/24}
+# Not `koala lab`'s defaults (10.99.0.0/24, port 5000): a lab made by `make lab`
+# may be up on the same machine, and two labs cannot share a subnet or a port.
+REG_PORT=${E2E_REGISTRY_PORT:-5098}
+SUBNET=${E2E_SUBNET:-10.98.0.0/24}
 NODES=${E2E_NODES:-3}
 # The control-plane images a deploy of the lab uses.
 E2E_IMAGES='^(base|openstack-base|mariadb-server|rabbitmq|memcached|haproxy|keepalived|keystone-base|keystone)$'
@@ -21,7 +23,9 @@ common=(-i "$INV" --configdir "$CONF" -e ansible_timeout=90 "${e2e_extra[@]}")
 
 t0=${t0:-$(date +%s)}
 step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-fail() { echo "E2E FAILED: $*" >&2; exit 1; }
+fail() { echo "E2E FAILED ($(basename "$0")): $*" >&2; exit 1; }
+# need_deployed: the scripts after run.sh work on the cloud it deployed.
+need_deployed() { [ -f "$INV" ] && [ -f "$CONF/admin-openrc.sh" ] || fail "no deployed lab in $WORK (run tests/e2e/run.sh first)"; }
 
 # e2e_setup: base image, lab up, images pushed to the lab registry, the config
 # directory (the lab's globals.yml, kolla-ansible's passwords.yml, genpwd).
@@ -46,6 +50,7 @@ e2e_setup() {
   mkdir -p "$CONF"
   cp "$LAB_DIR/globals.yml" "$CONF/globals.yml"
   [ -f "$CONF/passwords.yml" ] || cp ../shared/compat/kolla-ansible/passwords.yml "$CONF/passwords.yml"
+  if [ -n "${E2E_GLOBALS_EXTRA:-}" ]; then printf '%s\n' "$E2E_GLOBALS_EXTRA" >> "$CONF/globals.yml"; fi
   $KOALA genpwd -p "$CONF/passwords.yml"
 }
 
@@ -56,4 +61,6 @@ vip_holder() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" '$2 == "no
 node_ctr() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" -v h="$1" '$2 == "node" && index($1, p) == 1 && $3 == h {print $1}'; }
 node_hosts() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" '$2 == "node" && index($1, p) == 1 {print $3}'; }
 # started_at: every container of every node with its start time, sorted.
-started_at() { for n in $(nodes); do docker exec "$n" docker ps -q | xargs -r docker exec "$n" docker inspect -f "$n {{.Name}} {{.State.StartedAt}}"; done | sort; }
+started_at() { for n in $(nodes); do docker exec "$n" docker ps -aq | xargs -r docker exec "$n" docker inspect -f "$n {{.Name}} {{.State.StartedAt}}"; done | sort; }
+# restarted: the containers whose start time differs between two started_at outputs.
+restarted() { { diff <(echo "$1") <(echo "$2") || true; } | awk '/^>/ {sub("^/", "", $3); print $3}' | sort -u | tr '\n' ' '; }

@@ -8,35 +8,14 @@
 # matching no host and destructive commands without the flag are refused; stop
 # stops every koala container; destroy leaves no koala container, volume or
 # config on the hosts. It ends with the cloud destroyed.
-# Usage: LAB_NAME=koala-e2e E2E_DIR=/tmp/koala-e2e tests/e2e/lifecycle.sh
+# Usage: tests/e2e/lifecycle.sh (environment: tests/e2e/lib.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-KOALA=${KOALA:-bin/koala}
-LAB=${LAB_NAME:-koala-e2e}
-WORK=${E2E_DIR:-/tmp/koala-e2e}
-INV=$WORK/lab/multinode
-CONF=$WORK/etc-kolla
-# SSH connects are slow on a loaded machine.
-common=(-i "$INV" --configdir "$CONF" -e ansible_timeout=90)
-t0=$(date +%s)
-step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-fail() { echo "LIFECYCLE FAILED: $*" >&2; exit 1; }
-[ -f "$INV" ] && [ -f "$CONF/globals.yml" ] || fail "no lab inventory $INV or config $CONF/globals.yml: run tests/e2e/run.sh first"
-
-# `koala lab status` columns: NAME ROLE HOST ADDRESS STATE NETWORK [holds VIP]
-# (Node rows only: "no node holds the VIP" also has "node" in column 2.)
-nodes() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-" '$2 == "node" && index($1, p) == 1 {print $1}'; }
-node_ctr() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-" -v h="$1" '$2 == "node" && index($1, p) == 1 && $3 == h {print $1}'; }
-first_host() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-" '$2 == "node" && index($1, p) == 1 && !n++ {print $3}'; }
-# "<node> <container> <started at>" for every container on every node.
-started_at() {
-  for n in $(nodes); do
-    docker exec "$n" docker ps -aq | xargs -r docker exec "$n" docker inspect -f "$n {{.Name}} {{.State.StartedAt}}"
-  done | sort
-}
-# The containers whose start time changed between two started_at outputs.
-restarted() { { diff <(echo "$1") <(echo "$2") || true; } | awk '/^>/ {sub("^/", "", $3); print $3}' | sort -u | tr '\n' ' '; }
+# shellcheck source=lib.sh
+. tests/e2e/lib.sh
+need_deployed
+first_host() { node_hosts | head -1; }
 koala_containers() { docker exec "$1" docker ps ${2:-} --filter label=org.openstack.koala.spec --format '{{.Names}}'; }
 # check on a healthy cloud. On a loaded machine keepalived's check script can
 # time out and drop the VIP for a while (check then rightly fails): retry.

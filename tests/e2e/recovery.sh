@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 
 # shellcheck source=lib.sh
 . tests/e2e/lib.sh
-[ -f "$INV" ] && [ -f "$CONF/admin-openrc.sh" ] || fail "no deployed lab in $WORK (run tests/e2e/run.sh first)"
+need_deployed
 
 sql() { local h=$1; shift; docker exec "$(node_ctr "$h")" docker exec mariadb mysql -u mysql -N -B -e "$*"; }
 mariadb_state() { for h in $(node_hosts | head -3); do echo "$h $(docker exec "$(node_ctr "$h")" docker inspect -f '{{.State.Status}} {{.State.StartedAt}}' mariadb)"; done; }

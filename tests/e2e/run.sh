@@ -20,6 +20,12 @@ mkdir -p "$WORK"
 cp bin/koala bin/kolla-runtime "$WORK/"
 KOALA=$WORK/koala
 
+# From nothing: a lab left by an earlier run may be on an older node image
+# (`lab up` keeps running nodes) and holds an earlier cloud.
+step "lab down --name $LAB (an earlier run's lab)"
+$KOALA lab down --name "$LAB"
+rm -rf "$CONF" "$WORK/etc-kolla-tls"
+
 e2e_setup
 
 step "bootstrap-servers"; $KOALA bootstrap-servers "${common[@]}"
@@ -69,9 +75,12 @@ running=$(docker exec "$(node_ctr "$moved")" docker exec rabbitmq rabbitmqctl --
 [ "$running" = 3 ] || fail "RabbitMQ runs $running nodes, want 3"
 
 step "every container running and healthy; /etc/kolla modes"
+# The restarted node's containers may still be in their healthchecks' start
+# period: wait up to 3 minutes for every one to be running and healthy.
+unhealthy() { for n in $(nodes); do docker exec "$n" docker ps -a --format "$n {{.Names}} {{.Status}}" | grep -v -E 'Up .*\(healthy\)|Up [^(]*$' || true; done; }
+for _ in $(seq 36); do bad=$(unhealthy); [ -z "$bad" ] && break; sleep 5; done
+[ -z "$bad" ] || fail "containers not running/healthy after 3 min: $bad"
 for n in $(nodes); do
-  bad=$(docker exec "$n" docker ps -a --format '{{.Names}} {{.Status}}' | grep -v -E 'Up .*\(healthy\)|Up [^(]*$' || true)
-  [ -z "$bad" ] || fail "$n: containers not running/healthy: $bad"
   wrong=$(docker exec "$n" find /etc/kolla -mindepth 1 \( -type f ! -perm 0600 ! -perm 0660 \) -o \( -type d ! -perm 0770 \) | head)
   [ -z "$wrong" ] || fail "$n: wrong modes under /etc/kolla: $wrong"
 done

@@ -4,58 +4,33 @@
 # on it, as kolla-ansible does) and kolla_copy_ca_into_containers, post-deploy,
 # then `openstack token issue` over https with the CA post-deploy names.
 # Needs root, a Docker engine and Debian's mirror. Usage: tests/e2e/tls.sh
-# Env: LAB_NAME, E2E_DIR, E2E_REGISTRY_PORT, E2E_SUBNET, E2E_NODES, KOALA (a
-# built koala; default: make build and bin/koala).
+# Environment: tests/e2e/lib.sh; KOALA (a built koala; default: make build
+# and bin/koala).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-LAB=${LAB_NAME:-koala-tls}
-WORK=${E2E_DIR:-/tmp/koala-tls}
-LAB_DIR=$WORK/lab
-CONF=$WORK/etc-kolla
-REG_PORT=${E2E_REGISTRY_PORT:-5008}
-SUBNET=${E2E_SUBNET:-10.98.0.0/24}
-NODES=${E2E_NODES:-1}
-t0=$(date +%s)
-step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-fail() { echo "TLS E2E FAILED: $*" >&2; exit 1; }
-
-if [ -z "${KOALA:-}" ]; then
-  step "build koala"
-  make build >/dev/null
-  KOALA=bin/koala
-fi
-
-step "base image (debootstrap, cached)"
-$KOALA lab base
-
-step "lab up --nodes $NODES"
-$KOALA lab up --name "$LAB" --nodes "$NODES" --subnet "$SUBNET" --lab-dir "$LAB_DIR" --registry-port "$REG_PORT"
-INV=$LAB_DIR/multinode
-[ -f "$INV" ] || fail "lab up wrote no inventory at $INV"
-
-step "build-images for the control plane, pushed to the lab registry"
-$KOALA build-images --push --registry "127.0.0.1:$REG_PORT" --registry-insecure \
-  --logs-dir "$WORK/build-logs" \
-  '^(base|openstack-base|mariadb-server|rabbitmq|memcached|haproxy|keepalived|keystone-base|keystone)$'
-
-step "config directory: the lab's globals.yml with TLS on both sides and the CA in the containers"
-mkdir -p "$CONF"
-cp "$LAB_DIR/globals.yml" "$CONF/globals.yml"
-# The lab's Docker engine caps nofile at 20000: haproxy needs 2 x maxconn + a few.
-cat >> "$CONF/globals.yml" <<'EOF'
-haproxy_max_connections: 8000
+# A config directory of its own, with TLS on both sides and the CA in the
+# containers. The lab's Docker engine caps nofile at 20000: haproxy needs
+# 2 x maxconn + a few.
+export E2E_CONF=${E2E_CONF:-${E2E_DIR:-/tmp/koala-e2e}/etc-kolla-tls}
+export E2E_GLOBALS_EXTRA='haproxy_max_connections: 8000
 kolla_enable_tls_internal: "yes"
 kolla_enable_tls_external: "yes"
-kolla_copy_ca_into_containers: "yes"
-EOF
-[ -f "$CONF/passwords.yml" ] || cp ../shared/compat/kolla-ansible/passwords.yml "$CONF/passwords.yml"
-$KOALA genpwd -p "$CONF/passwords.yml"
+kolla_copy_ca_into_containers: "yes"'
+# shellcheck source=lib.sh
+. tests/e2e/lib.sh
+
+if [ "$KOALA" = bin/koala ]; then
+  step "build koala"
+  make build >/dev/null
+fi
+# After tests/e2e/lifecycle.sh destroyed the plain-HTTP cloud, the same lab;
+# alone, a lab of its own making.
+e2e_setup
 VIP=$(awk -F'"' '/^kolla_internal_vip_address:/ {print $2}' "$CONF/globals.yml")
 [ -n "$VIP" ] || VIP=$(awk '/^kolla_internal_vip_address:/ {print $2}' "$CONF/globals.yml")
 [ -n "$VIP" ] || fail "no kolla_internal_vip_address in $CONF/globals.yml"
 
-common=(-i "$INV" --configdir "$CONF" -e ansible_timeout=90)
 CERTS=$CONF/certificates
 step "koala certificates"
 $KOALA certificates "${common[@]}"
@@ -94,12 +69,11 @@ echo "$urls" | grep -qv '^https://' && fail "endpoints not on https: $urls"
 curl -s -o /dev/null -m 10 "http://$VIP:5000/v3" && fail "plain http://$VIP:5000 answered"
 
 step "the CA is trusted inside the containers (kolla_copy_ca_into_containers)"
-node=$($KOALA lab status --name "$LAB" | awk '$2 == "node" {print $1; exit}')
+node=$(nodes | head -1)
 docker exec "$node" docker exec keystone curl -sS -o /dev/null -m 10 "https://$VIP:5000/v3" || fail "keystone's container does not trust the deployment's CA"
 docker exec "$node" test -f /etc/kolla/haproxy/ca-certificates/root.crt || fail "no CA in /etc/kolla/haproxy/ca-certificates"
 
 step "a second deploy restarts nothing"
-started_at() { for n in $($KOALA lab status --name "$LAB" | awk '$2 == "node" {print $1}'); do docker exec "$n" docker ps -q | xargs -r docker exec "$n" docker inspect -f '{{.Name}} {{.State.StartedAt}}'; done | sort; }
 before=$(started_at)
 $KOALA deploy "${common[@]}" --json > "$WORK/redeploy.jsonl"
 after=$(started_at)

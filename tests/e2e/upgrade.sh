@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 
 # shellcheck source=lib.sh
 . tests/e2e/lib.sh
-[ -f "$INV" ] && [ -f "$CONF/admin-openrc.sh" ] || fail "no deployed lab in $WORK (run tests/e2e/run.sh first)"
+need_deployed
 
 # Every container of every node: name, ID, image ID, start time.
 containers() { for n in $(nodes); do docker exec "$n" sh -c 'docker ps -q | xargs -r docker inspect -f "{{.Name}} {{.Id}} {{.Image}} {{.State.StartedAt}}"' | sed "s|^|$n |"; done | sort; }
