@@ -196,14 +196,17 @@ func stallGuard(ctx context.Context, d time.Duration) (context.Context, func(), 
 	return ctx, func() { t.Reset(d) }, func() { t.Stop(); cancel(nil) }
 }
 
-// Pull fetches image unless it is present (or always, with force).
+// Pull fetches image unless it is present (or always, with force). It
+// reports true when the tag now names an image it did not name before: the
+// engine's pull stream does not say so reliably, so the image ID under the
+// tag is compared before and after.
 func (c *Client) Pull(ctx context.Context, ref string, force bool) (bool, error) {
-	if !force {
-		if _, err := c.api.ImageInspect(ctx, ref); err == nil {
-			return false, nil
-		} else if !errdefs.IsNotFound(err) {
-			return false, fmt.Errorf("%s: inspect image %s: %w", c.host, ref, err)
-		}
+	before, err := c.imageID(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	if before != "" && !force {
+		return false, nil
 	}
 	// A big image may take long; one that makes no progress is abandoned.
 	ctx, kick, stop := stallGuard(ctx, PullStallTimeout)
@@ -236,7 +239,22 @@ func (c *Client) Pull(ctx context.Context, ref string, force bool) (bool, error)
 			return false, fmt.Errorf("%s: pull %s: %s", c.host, ref, msg.Error)
 		}
 	}
-	return true, nil
+	after, err := c.imageID(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	return after != before, nil
+}
+
+// imageID is the ID of the image ref names, or "" when there is none.
+func (c *Client) imageID(ctx context.Context, ref string) (string, error) {
+	img, err := c.api.ImageInspect(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("%s: inspect image %s: %w", c.host, ref, err)
+	}
+	return img.ID, nil
 }
 
 // Ensure makes the container run as spec says. With restart, a container that

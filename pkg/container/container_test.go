@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,56 @@ func TestStallGuard(t *testing.T) {
 	stop2()
 	if ctx2.Err() == nil || errors.Is(context.Cause(ctx2), errStalled) {
 		t.Fatalf("stop: err %v cause %v", ctx2.Err(), context.Cause(ctx2))
+	}
+}
+
+// A forced pull is a change only when the tag comes to name another image:
+// pulled from a real registry (Debian's docker-registry on loopback, which the
+// engine trusts without TLS), again (same image: no change), and after a new
+// image was pushed under the same tag.
+func TestPullChangedOnlyOnNewImage(t *testing.T) {
+	c := engine(t)
+	addr := dockertest.Registry(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ref := addr + "/koala-test/probe:pull"
+	docker := func(args ...string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	push := func(from string) string {
+		docker("tag", from, ref)
+		docker("push", ref)
+		id := docker("image", "inspect", "-f", "{{.Id}}", ref)
+		docker("rmi", ref)
+		return id
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", ref).Run() })
+	first := push(probeImage)
+
+	for i, want := range []bool{true, false} {
+		changed, err := c.Pull(ctx, ref, true)
+		if err != nil || changed != want {
+			t.Fatalf("pull %d: changed %v, err %v; want %v", i+1, changed, err, want)
+		}
+	}
+	// Another image under the same tag: the probe with one more label.
+	ctr := docker("create", probeImage, "/probe")
+	defer exec.Command("docker", "rm", ctr).Run()
+	relabelled := docker("commit", "--change", "LABEL org.koala.test.pull=2", ctr)
+	defer exec.Command("docker", "rmi", relabelled).Run()
+	second := push(relabelled)
+	if second == first {
+		t.Fatal("the relabelled image has the first image's ID")
+	}
+	if changed, err := c.Pull(ctx, ref, true); err != nil || !changed {
+		t.Fatalf("pull of the new image: changed %v, err %v; want true", changed, err)
+	}
+	if id := docker("image", "inspect", "-f", "{{.Id}}", ref); id != second {
+		t.Fatalf("after the pull %s is %s, want %s", ref, id, second)
 	}
 }

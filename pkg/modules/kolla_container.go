@@ -471,8 +471,7 @@ func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (
 		if t.Check {
 			return Result{Changed: true, Msg: "would pull " + s.Image}, nil
 		}
-		// The engine does not say whether a forced pull brought a new image,
-		// so a pull counts as a change.
+		// Changed only when the tag now names another image.
 		pulled, err := c.Pull(ctx, s.Image, true)
 		return Result{Changed: pulled}, err
 

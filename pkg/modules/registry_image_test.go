@@ -5,66 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
-)
 
-// startRegistry runs Debian's docker-registry (the distribution registry) on
-// a free loopback port with its storage in a temp dir, and returns its
-// host:port. With htpasswd set, it asks for a Basic login.
-func startRegistry(t *testing.T, htpasswd string) string {
-	t.Helper()
-	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
-		t.Skip("docker-registry is not installed (apt-get install docker-registry): registry_image is not tested against a real registry")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	auth := ""
-	if htpasswd != "" {
-		if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(htpasswd), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s/htpasswd\n", dir)
-	}
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: %s\n%s", dir, addr, auth)
-	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("docker-registry did not answer on %s within 30s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+	"github.com/koala-stack/koala/internal/dockertest"
+)
 
 // pushImage puts a one-layer image name:tag into the registry through its
 // API, as docker push would.
@@ -119,7 +67,7 @@ func pushImage(t *testing.T, addr, name, tag, user, pass string) {
 }
 
 func TestRegistryImage(t *testing.T) {
-	addr := startRegistry(t, "")
+	addr := dockertest.Registry(t, "")
 	pushImage(t, addr, "kolla/keystone", "zed", "", "")
 	pushImage(t, addr, "kolla/mariadb-server", "zed", "", "")
 	for _, tg := range []target{localTarget(t), {name: "ssh", conn: sshConn(t)}} {
@@ -157,7 +105,7 @@ func TestRegistryImageBasicAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := startRegistry(t, "koala:"+string(hash)+"\n")
+	addr := dockertest.Registry(t, "koala:"+string(hash)+"\n")
 	pushImage(t, addr, "kolla/keystone", "zed", "koala", "secret")
 	img := addr + "/kolla/keystone:zed"
 	conn := localTarget(t).conn

@@ -56,6 +56,9 @@ cat "$WORK/check-bad.txt"
 grep -q "^$host: .*problem" "$WORK/check-bad.txt" || fail "the report does not name $host"
 grep -q "FAIL container keystone: exited" "$WORK/check-bad.txt" || fail "the report does not name the stopped container"
 
+step "prechecks pass with keystone stopped (haproxy's VIP listener on its port is not in its way)"
+$KOALA prechecks "${common[@]}" || fail "prechecks with keystone stopped on $host"
+
 step "deploy-containers --limit $host starts it again; check passes"
 $KOALA deploy-containers "${common[@]}" --limit "$host"
 check_ok >/dev/null || fail "check after deploy-containers"
