@@ -64,3 +64,26 @@ node_hosts() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" '$2 == "no
 started_at() { for n in $(nodes); do docker exec "$n" docker ps -aq | xargs -r docker exec "$n" docker inspect -f "$n {{.Name}} {{.State.StartedAt}}"; done | sort; }
 # restarted: the containers whose start time differs between two started_at outputs.
 restarted() { { diff <(echo "$1") <(echo "$2") || true; } | awk '/^>/ {sub("^/", "", $3); print $3}' | sort -u | tr '\n' ' '; }
+
+# under_token_client NAME CMD...: run CMD while tests/e2e/token-loop.sh issues
+# Keystone tokens through the VIP; fail if CMD fails or any token request
+# failed. Sets TOOK (CMD's seconds); the requests go to $WORK/NAME-tokens.log.
+under_token_client() {
+  local name=$1; shift
+  tests/e2e/token-loop.sh "$CONF/admin-openrc.sh" "$WORK/$name-tokens.log" > "$WORK/$name-tokens.summary" &
+  local loop=$! s0 rc=0
+  sleep 5
+  s0=$(date +%s.%N)
+  "$@" || rc=$?
+  TOOK=$(echo "$(date +%s.%N) - $s0" | bc)
+  sleep 5
+  kill "$loop"; wait "$loop" || true
+  [ "$rc" = 0 ] || fail "$name: $* exited $rc"
+  local summary failures requests
+  summary=$(cat "$WORK/$name-tokens.summary")
+  echo "$name took $TOOK s; token client: $summary"
+  failures=$(sed -n 's/.*failures=\([0-9]*\).*/\1/p' <<< "$summary")
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<< "$summary")
+  [ "${requests:-0}" -gt 0 ] || fail "$name: the token client made no request"
+  [ "$failures" = 0 ] || { awk '$2 != 201' "$WORK/$name-tokens.log" | head; fail "$name: $failures of $requests token requests failed"; }
+}

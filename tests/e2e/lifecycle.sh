@@ -72,9 +72,9 @@ after=$(started_at)
 [ "$before" = "$after" ] || fail "genconfig restarted: $(restarted "$before" "$after")"
 docker exec "$(node_ctr "$host")" grep -q 'max_param_size = 65' /etc/kolla/keystone/keystone.conf || fail "genconfig did not write the option"
 
-step "reconfigure restarts keystone and nothing else"
+step "reconfigure restarts keystone and nothing else, one node at a time under a token client"
 before=$(started_at)
-$KOALA reconfigure "${common[@]}"
+under_token_client reconfigure $KOALA reconfigure "${common[@]}"
 after=$(started_at)
 got=$(restarted "$before" "$after")
 [ "$got" = "keystone " ] || fail "reconfigure restarted '$got', want only keystone"

@@ -37,20 +37,7 @@ new_id=$(docker image inspect -f '{{.Id}}' "127.0.0.1:$REG_PORT/kolla/keystone:z
 echo "$before" | awk '$2 == "/keystone" {print $4}' | grep -qx "$new_id" && fail "the rebuilt keystone has the running image's ID"
 
 step "koala upgrade --tags keystone under a token-issuing client"
-tests/e2e/token-loop.sh "$CONF/admin-openrc.sh" "$WORK/tokens.log" > "$WORK/tokens.summary" &
-loop=$!
-sleep 5
-s0=$(date +%s.%N)
-$KOALA upgrade "${common[@]}" --tags keystone || { kill "$loop"; fail "koala upgrade"; }
-took=$(echo "$(date +%s.%N) - $s0" | bc)
-sleep 5
-kill "$loop"; wait "$loop" || true
-summary=$(cat "$WORK/tokens.summary")
-echo "upgrade took $took s; token client: $summary"
-failures=$(echo "$summary" | sed -n 's/.*failures=\([0-9]*\).*/\1/p')
-requests=$(echo "$summary" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
-[ "${requests:-0}" -gt 0 ] || fail "the token client made no request"
-[ "$failures" = 0 ] || { awk '$2 != 201' "$WORK/tokens.log" | head; fail "$failures of $requests token requests failed during the upgrade"; }
+under_token_client upgrade $KOALA upgrade "${common[@]}" --tags keystone
 
 step "every keystone container runs the new image; nothing else was restarted"
 after=$(containers)
