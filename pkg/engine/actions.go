@@ -31,13 +31,19 @@ func (r *runner) engineAction(ctx context.Context, sc *scope, hs *hostState, t *
 				vars[k] = v
 			}
 		}
-		r.setVars(target, vars, false)
-		if target == hs {
-			for k, v := range vars {
-				sc.set(k, v)
-			}
+		if target != hs {
+			// delegate_facts: the delegate's variables, written at once.
+			r.setVars(target, vars, false)
+			return ok("")
 		}
-		return ok("")
+		for k, v := range vars {
+			sc.set(k, v)
+		}
+		// The task's result carries them to the host (and, run_once, to
+		// every host of the batch, as Ansible does).
+		o := ok("")
+		o.vars = vars
+		return o
 	case "debug":
 		if v, set := args["verbosity"]; set {
 			if n, _ := toInt(v); n > r.opts.Verbosity {
@@ -148,13 +154,19 @@ func (r *runner) engineAction(ctx context.Context, sc *scope, hs *hostState, t *
 		if ns, set := args["name"].(string); set && ns != "" {
 			vars = map[string]any{ns: vars}
 		}
-		r.setVars(target, vars, false)
-		if target == hs {
-			for k, v := range vars {
-				sc.set(k, v)
-			}
+		if target != hs {
+			// delegate_facts: the delegate's variables, written at once.
+			r.setVars(target, vars, false)
+			return ok("")
 		}
-		return ok("")
+		for k, v := range vars {
+			sc.set(k, v)
+		}
+		// The task's result carries them to the host (and, run_once, to
+		// every host of the batch, as Ansible does).
+		o := ok("")
+		o.vars = vars
+		return o
 	case "pause":
 		d := time.Duration(0)
 		if s, set := args["seconds"]; set {

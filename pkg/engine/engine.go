@@ -134,6 +134,9 @@ func Run(ctx context.Context, opts Options) (*Recap, error) {
 	recap := &Recap{Hosts: map[string]*Stats{}}
 	var err error
 	for _, play := range r.pb.Plays {
+		if r.endRun {
+			break
+		}
 		if err = r.runPlay(ctx, play); err != nil {
 			break
 		}
@@ -164,6 +167,9 @@ type runner struct {
 	conns Connector
 	sem   chan struct{}
 	extra map[string]any
+	// endRun: any_errors_fatal, max_fail_percentage or a batch where every
+	// host failed stop the run, later plays included, as ansible-playbook.
+	endRun bool
 
 	mu      sync.Mutex // guards hosts, hvCache, version
 	hosts   map[string]*hostState

@@ -31,9 +31,25 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 	if t == gatherTask {
 		pos = ps.play.Pos.String()
 	}
-	if t.Action == "meta" && metaArg(t) == "end_play" {
+	if t.Action == "meta" && (metaArg(t) == "end_play" || metaArg(t) == "end_batch") {
 		r.bus.emit(&TaskStart{Task: name, Pos: pos, Hosts: hostNames(hosts)})
-		ps.endPlay = true
+		// Meta tasks bypass the host loop: when is asked of the first host.
+		if ok, err := r.newScope(hosts[0], fr, t).cond(pos+" when", r.whens(fr, t)); err != nil || !ok {
+			res := &HostResult{Host: hosts[0].name, Task: name, Pos: pos, Status: StatusSkipped}
+			if err != nil {
+				res.Status, res.Msg = StatusFailed, fmt.Sprintf("when: %v", err)
+			}
+			r.record(hosts[0], res)
+			r.bus.emit(&TaskEnd{Task: name, Counts: map[Status]int{res.Status: 1}})
+			return
+		}
+		// As ansible-core 2.14: end_play ends every batch of the play,
+		// end_batch only this one.
+		if metaArg(t) == "end_play" {
+			ps.endPlay = true
+		} else {
+			ps.endBatch = true
+		}
 		r.bus.emit(&TaskEnd{Task: name, Counts: map[Status]int{}})
 		return
 	}
@@ -54,6 +70,7 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 	counts := map[Status]int{}
 	var onceVars map[string]any
 	var onceChanged bool
+	var onceStatus Status
 	r.forEach(ctx, targets, func(hs *hostState) {
 		res, written, changed := r.execTask(ctx, hs, t, fr)
 		res.Task = name
@@ -63,11 +80,19 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 		}
 		mu.Lock()
 		counts[res.Status]++
-		onceVars, onceChanged = written, changed
+		onceVars, onceChanged, onceStatus = written, changed, res.Status
 		mu.Unlock()
 	})
 	if once {
 		for _, hs := range hosts[1:] {
+			if onceStatus == StatusFailed {
+				// Ansible gives a run_once task's result, a failure too,
+				// to every host of the batch.
+				r.mu.Lock()
+				hs.failed = true
+				r.mu.Unlock()
+				continue
+			}
 			if len(onceVars) > 0 {
 				r.setVars(hs, onceVars, false)
 			}
@@ -80,13 +105,13 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 	r.checkFailLimits(counts)
 }
 
-// checkFailLimits ends the play after a task as any_errors_fatal and
-// max_fail_percentage ask.
+// checkFailLimits ends the run after a task as any_errors_fatal and
+// max_fail_percentage ask: ansible-playbook runs no later play either.
 func (r *runner) checkFailLimits(counts map[Status]int) {
 	ps := r.play
 	failedNow := counts[StatusFailed] + counts[StatusUnreachable]
 	if failedNow > 0 && ps.play.AnyErrorsFatal {
-		ps.endPlay = true
+		ps.endPlay, r.endRun = true, true
 	}
 	if ps.play.MaxFailPercentage != nil && len(ps.batch) > 0 {
 		failed := 0
@@ -98,7 +123,7 @@ func (r *runner) checkFailLimits(counts map[Status]int) {
 		}
 		r.mu.Unlock()
 		if float64(failed)*100/float64(len(ps.batch)) > *ps.play.MaxFailPercentage {
-			ps.endPlay = true
+			ps.endPlay, r.endRun = true, true
 		}
 	}
 }
@@ -131,6 +156,7 @@ func (r *runner) record(hs *hostState, res *HostResult) {
 type outcome struct {
 	status   Status
 	res      modules.Result
+	vars     map[string]any // set_fact's variables for the task's host
 	data     map[string]any // what register exposes
 	err      error
 	attempts int
@@ -250,6 +276,11 @@ func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, 
 		}
 	}
 	r.describe(res, outs, labels, t.HasLoop)
+	for _, o := range outs {
+		for k, v := range o.vars {
+			written[k] = v
+		}
+	}
 	if t.Register != "" {
 		written[t.Register] = registered(outs, t.HasLoop, changed, status)
 	}

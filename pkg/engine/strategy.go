@@ -21,7 +21,8 @@ type playState struct {
 
 	mu       sync.Mutex
 	notified map[*playbook.Task]map[*hostState]bool // handler → hosts that notified it
-	endPlay  bool                                   // meta: end_play, any_errors_fatal, max_fail_percentage
+	endPlay  bool                                   // meta: end_play, or the run ends
+	endBatch bool                                   // meta: end_batch
 }
 
 // activeNames lists the play's hosts that have not failed; r.mu is held.
@@ -132,8 +133,13 @@ func (r *runner) runPlay(ctx context.Context, play *playbook.Play) error {
 		}
 		r.bus.emit(&PlayStart{Play: title, Pos: play.Pos.String(), Hosts: b, Batch: i + 1, Batches: len(batches)})
 		r.runBatch(ctx, ps)
-		if len(r.activeHosts(ps.batch)) == 0 {
-			break // every host of the batch failed: Ansible stops the play
+		if len(r.failedOrUnreachable(ps.batch)) == len(ps.batch) {
+			// Every host of the batch failed: ansible-playbook stops, later
+			// plays included.
+			r.endRun = true
+		}
+		if r.endRun {
+			ps.endPlay = true
 		}
 	}
 	return ctx.Err()
@@ -151,13 +157,27 @@ func (r *runner) runBatch(ctx context.Context, ps *playState) {
 		r.runTasks(ctx, hosts, section, nil)
 		r.flushHandlers(ctx)
 	}
-	ps.endPlay = ps.endPlay && ps.play.AnyErrorsFatal // end_play ends this batch only
+	ps.endBatch = false
+}
+
+// failedOrUnreachable lists the hosts of hosts that failed or were unreachable
+// in this play.
+func (r *runner) failedOrUnreachable(hosts []*hostState) []*hostState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*hostState
+	for _, h := range hosts {
+		if h.failed || h.unreachable {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // runTasks runs tasks in order on the hosts still active.
 func (r *runner) runTasks(ctx context.Context, hosts []*hostState, tasks []*playbook.Task, fr *frame) {
 	for _, t := range tasks {
-		if r.play.endPlay || ctx.Err() != nil {
+		if r.play.endPlay || r.play.endBatch || ctx.Err() != nil {
 			return
 		}
 		act := r.activeHosts(hosts)
@@ -343,6 +363,7 @@ func (r *runner) runInclude(ctx context.Context, hosts []*hostState, t *playbook
 		counts[res.Status]++
 	}
 	r.bus.emit(&TaskEnd{Task: name, Counts: counts, Elapsed: time.Since(start)})
+	r.checkFailLimits(counts)
 	for _, g := range groups {
 		nf := fr.push(t, true)
 		if g.role != nil {

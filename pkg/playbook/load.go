@@ -958,7 +958,7 @@ func (l *loader) checkMeta(t *Task) {
 }
 
 // MetaActions are the meta: actions koala supports.
-var MetaActions = []string{"flush_handlers", "noop", "end_play", "end_host", "clear_host_errors", "refresh_inventory"}
+var MetaActions = []string{"flush_handlers", "noop", "end_play", "end_batch", "end_host", "clear_host_errors", "refresh_inventory"}
 
 // includeName returns the file or role name argument of an include.
 func includeName(t *Task, key string) string {
