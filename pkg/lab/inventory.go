@@ -24,9 +24,11 @@ func (p *Plan) Inventory() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# koala lab %q: written by `koala lab up`, rewritten on every run.\n", p.Name)
 	fmt.Fprintf(&b, "# Nodes on %s; VIP %s; registry %s.\n\n", p.Subnet, p.VIP, p.RegHost)
+	// The nodes' host key is checked against the lab's own known_hosts, not
+	// the user's: another lab on the same addresses has another key.
 	host := func(n NodePlan) string {
-		return fmt.Sprintf("%s ansible_host=%s ansible_user=%s ansible_ssh_private_key_file=%s\n",
-			n.Hostname, n.Addr, User, p.KeyFile())
+		return fmt.Sprintf("%s ansible_host=%s ansible_user=%s ansible_ssh_private_key_file=%s ansible_ssh_common_args='-o UserKnownHostsFile=%s'\n",
+			n.Hostname, n.Addr, User, p.KeyFile(), p.KnownHostsFile())
 	}
 	section := func(name string, nodes []NodePlan) {
 		fmt.Fprintf(&b, "[%s]\n", name)

@@ -59,17 +59,19 @@ type PoolOptions struct {
 // concurrent use; concurrent Gets of one host dial it once.
 type Pool struct {
 	opts     PoolOptions
-	hostKeys *hostKeys
+	hostKeys *hostKeys // the pool's known_hosts file
 	sshCfg   *ssh_config.Config
 	cfgErr   error
 
 	mu      sync.Mutex
 	entries map[string]*entry
 	signers map[string]ssh.Signer // parsed key files by path
-	agent   agent.ExtendedAgent   // nil: none
-	agentC  net.Conn              // the agent's socket, closed with the pool
-	agentOK bool                  // the agent has been looked for
-	closed  bool
+	// knownHosts: a checker per UserKnownHostsFile that specs name.
+	knownHosts map[string]*hostKeys
+	agent      agent.ExtendedAgent // nil: none
+	agentC     net.Conn            // the agent's socket, closed with the pool
+	agentOK    bool                // the agent has been looked for
+	closed     bool
 }
 
 type entry struct {
@@ -100,10 +102,11 @@ func NewPool(opts PoolOptions) *Pool {
 		opts.MaxSessions = DefaultMaxSessions
 	}
 	p := &Pool{
-		opts:     opts,
-		hostKeys: &hostKeys{policy: opts.HostKeyPolicy, file: opts.KnownHostsFile},
-		entries:  map[string]*entry{},
-		signers:  map[string]ssh.Signer{},
+		opts:       opts,
+		hostKeys:   &hostKeys{policy: opts.HostKeyPolicy, file: opts.KnownHostsFile},
+		entries:    map[string]*entry{},
+		signers:    map[string]ssh.Signer{},
+		knownHosts: map[string]*hostKeys{},
 	}
 	cfgFile, explicit := opts.SSHConfigFile, opts.SSHConfigFile != ""
 	if !explicit {
@@ -135,7 +138,7 @@ func (p *Pool) Get(ctx context.Context, spec HostSpec) (Conn, error) {
 	if p.cfgErr != nil {
 		return nil, p.cfgErr
 	}
-	key := fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s", spec.Name, spec.Address, spec.Port, spec.User, spec.ProxyJump)
+	key := fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s\x00%s", spec.Name, spec.Address, spec.Port, spec.User, spec.ProxyJump, spec.KnownHostsFile)
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -209,6 +212,7 @@ type target struct {
 	password   string
 	jump       string
 	timeout    time.Duration
+	knownHosts string // "" = the pool's file
 }
 
 func (t target) addr() string { return net.JoinHostPort(t.host, strconv.Itoa(t.port)) }
@@ -219,7 +223,7 @@ func (p *Pool) resolve(spec HostSpec) (target, error) {
 	t := target{
 		name: spec.Name, host: spec.Address, port: spec.Port, user: spec.User,
 		keyFiles: spec.KeyFiles, password: spec.Password, jump: spec.ProxyJump,
-		timeout: spec.ConnectTimeout,
+		timeout: spec.ConnectTimeout, knownHosts: spec.KnownHostsFile,
 	}
 	if t.host == "" {
 		t.host = spec.Name
@@ -359,7 +363,7 @@ func (p *Pool) dialOnce(ctx context.Context, spec HostSpec) (Conn, error) {
 	config := &ssh.ClientConfig{
 		User:            t.user,
 		Auth:            auth,
-		HostKeyCallback: p.hostKeys.callback,
+		HostKeyCallback: p.hostKeysFor(t.knownHosts).callback,
 		Timeout:         t.timeout,
 	}
 	cc, chans, reqs, err := ssh.NewClientConn(raw, t.addr(), config)
@@ -503,4 +507,21 @@ func expandHome(path string) string {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// hostKeysFor is the checker of a known_hosts file ("" = the pool's), with the
+// pool's policy; one per file, so that accept-new appends are serialised.
+func (p *Pool) hostKeysFor(file string) *hostKeys {
+	file = expandHome(file)
+	if file == "" || file == p.opts.KnownHostsFile {
+		return p.hostKeys
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := p.knownHosts[file]
+	if h == nil {
+		h = &hostKeys{policy: p.opts.HostKeyPolicy, file: file}
+		p.knownHosts[file] = h
+	}
+	return h
 }

@@ -19,6 +19,9 @@ type HostSpec struct {
 	Password       string
 	Local          bool   // ansible_connection=local
 	ProxyJump      string // "[user@]host[:port]" hops, comma-separated, as ssh -J
+	// KnownHostsFile is `-o UserKnownHostsFile=FILE` of the ssh arguments;
+	// "" = the pool's file.
+	KnownHostsFile string
 	ConnectTimeout time.Duration
 	// ConnectRetries overrides PoolOptions.ConnectRetries (ansible_ssh_retries).
 	ConnectRetries *int
@@ -31,7 +34,8 @@ type HostSpec struct {
 // ansible_port, ansible_user, ansible_ssh_private_key_file, ansible_password,
 // ansible_connection (ssh, smart or local), ansible_timeout (seconds per
 // connection attempt), ansible_ssh_retries (attempts after a failed one), and a ProxyJump
-// given as `-J hop` or `-o ProxyJump=hop` in ansible_ssh_common_args or
+// (`-J hop` or `-o ProxyJump=hop`) and known_hosts file (`-o
+// UserKnownHostsFile=FILE`) given in ansible_ssh_common_args or
 // ansible_ssh_extra_args. The older ansible_ssh_host/port/user/pass spellings
 // are read too. It never fails: a spec built from a bad value fails at Pool.Get
 // with an error naming the variable.
@@ -89,25 +93,27 @@ func SpecFromVars(host string, vars map[string]any) HostSpec {
 		if v == "" {
 			continue
 		}
-		jump, err := proxyJumpArg(v)
+		jump, known, err := sshArgs(v)
 		if err != nil {
 			setBad(fmt.Errorf("%s: %w", name, err))
 		}
 		if jump != "" {
 			s.ProxyJump = jump
 		}
+		if known != "" {
+			s.KnownHostsFile = known
+		}
 	}
 	return s
 }
 
-// proxyJumpArg finds -J HOP or -o ProxyJump=HOP in ssh command-line options;
-// other options are ignored.
-func proxyJumpArg(args string) (string, error) {
+// sshArgs finds -J HOP or -o ProxyJump=HOP, and -o UserKnownHostsFile=FILE,
+// in ssh command-line options; other options are ignored.
+func sshArgs(args string) (jump, knownHosts string, err error) {
 	words, err := shlex.Split(args)
 	if err != nil {
-		return "", fmt.Errorf("cannot split %q: %w", args, err)
+		return "", "", fmt.Errorf("cannot split %q: %w", args, err)
 	}
-	jump := ""
 	for i := 0; i < len(words); i++ {
 		w := words[i]
 		switch {
@@ -120,7 +126,7 @@ func proxyJumpArg(args string) (string, error) {
 			opt := strings.TrimPrefix(w, "-o")
 			if opt == "" {
 				if i+1 == len(words) {
-					return "", fmt.Errorf("-o without an option in %q", args)
+					return "", "", fmt.Errorf("-o without an option in %q", args)
 				}
 				i++
 				opt = words[i]
@@ -129,10 +135,14 @@ func proxyJumpArg(args string) (string, error) {
 			if !ok {
 				k, v, _ = strings.Cut(opt, " ")
 			}
-			if strings.EqualFold(strings.TrimSpace(k), "ProxyJump") {
+			switch k = strings.TrimSpace(k); {
+			case strings.EqualFold(k, "ProxyJump"):
 				jump = strings.TrimSpace(v)
+			case strings.EqualFold(k, "UserKnownHostsFile"):
+				// ssh takes several files; the first is the one it writes.
+				knownHosts = strings.Fields(v)[0]
 			}
 		}
 	}
-	return jump, nil
+	return jump, knownHosts, nil
 }

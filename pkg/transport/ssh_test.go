@@ -332,6 +332,44 @@ func TestKnownHosts(t *testing.T) {
 	}
 }
 
+// -o UserKnownHostsFile=FILE in ansible_ssh_common_args: that file is read
+// and written, and the pool's is neither (a lab keeps its nodes' keys in its
+// own file, so a lab made again on the same addresses is not refused).
+func TestUserKnownHostsFile(t *testing.T) {
+	f := sshtest.Start(t, 1)
+	h := f.Hosts[0]
+	dir := t.TempDir()
+	poolFile, own := filepath.Join(dir, "pool_known_hosts"), filepath.Join(dir, "own_known_hosts")
+	// The pool's file holds a stale key for the address: it must not be read.
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	stale, _ := ssh.NewPublicKey(pub)
+	staleLine := knownhosts.Line([]string{knownhosts.Normalize(h.Address())}, stale) + "\n"
+	os.WriteFile(poolFile, []byte(staleLine), 0o600)
+
+	s := spec(h)
+	s.KnownHostsFile = SpecFromVars(h.Name, map[string]any{"ansible_ssh_common_args": "-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=" + own}).KnownHostsFile
+	if s.KnownHostsFile != own {
+		t.Fatalf("UserKnownHostsFile read as %q", s.KnownHostsFile)
+	}
+	if _, err := newPool(t, PoolOptions{KnownHostsFile: poolFile}).Get(testCtx(t), s); err != nil {
+		t.Fatalf("accept-new into the spec's file: %v", err)
+	}
+	if data, _ := os.ReadFile(own); string(data) != knownhosts.Line([]string{knownhosts.Normalize(h.Address())}, h.HostKey)+"\n" {
+		t.Errorf("the spec's known_hosts:\n%s", data)
+	}
+	if data, _ := os.ReadFile(poolFile); string(data) != staleLine {
+		t.Errorf("the pool's known_hosts was written:\n%s", data)
+	}
+	// Strict against the spec's file, which now has the key.
+	if _, err := newPool(t, PoolOptions{KnownHostsFile: poolFile, HostKeyPolicy: Strict}).Get(testCtx(t), s); err != nil {
+		t.Errorf("strict with the key in the spec's file: %v", err)
+	}
+	// Without the option the pool's stale key is what is checked: refused.
+	if _, err := newPool(t, PoolOptions{KnownHostsFile: poolFile}).Get(testCtx(t), spec(h)); !errors.Is(err, ErrHostKeyChanged) {
+		t.Errorf("the pool's file with a stale key: %v", err)
+	}
+}
+
 func TestStrictUnknownHost(t *testing.T) {
 	f := sshtest.Start(t, 1)
 	file := filepath.Join(t.TempDir(), "known_hosts")
