@@ -32,23 +32,8 @@ func Base(t testing.TB) string {
 		t.Fatalf("docker client: %v", err)
 	}
 	defer eng.Close()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatalf("cache directory for the base tarball: %v", err)
-	}
-	dir := filepath.Join(cache, "koala", "base")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("lock %s: %v", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	dir := cacheDir(t, "base")
+	defer Lock(t, filepath.Join(dir, ".lock"))()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	res, err := baseimage.Ensure(ctx, eng, baseimage.Options{CacheDir: dir, Log: Log(t)})
@@ -70,4 +55,34 @@ func (l logWriter) Write(b []byte) (int, error) {
 	l.t.Helper()
 	l.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
+}
+
+// cacheDir is <user cache dir>/koala/<name>, made if missing.
+func cacheDir(t testing.TB, name string) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatalf("cache directory: %v", err)
+	}
+	dir := filepath.Join(cache, "koala", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Lock takes an exclusive lock on file (made if missing), waiting for other
+// test processes (go test runs packages in parallel) that hold it, and
+// returns the release.
+func Lock(t testing.TB, file string) func() {
+	t.Helper()
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("lock %s: %v", file, err)
+	}
+	return func() { f.Close() } // closing releases the lock
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/endpoints"
 
-	"github.com/koala-stack/koala/pkg/container"
+	"github.com/koala-stack/koala/internal/imagetest"
 )
 
 func TestParseKeystoneArgs(t *testing.T) {
@@ -70,20 +69,16 @@ func TestEndpointChanges(t *testing.T) {
 	}
 }
 
-// keystoneImage is built by testdata/keystone-image.sh: Debian's keystone
-// (Zed) with a synced SQLite database.
-const keystoneImage = "koala-test/keystone-deb:zed"
-
-// startKeystone runs Keystone on 127.0.0.1 (host network) with an admin
-// bootstrapped, and returns its URL.
+// startKeystone runs Keystone from the tree's own keystone image
+// (internal/imagetest) on 127.0.0.1 (host network), its database on a real
+// MariaDB, with an admin bootstrapped, and returns its URL. (SQLite, which a
+// test Keystone could use instead, locks up under keystone_register's
+// concurrent writes: "database is locked".)
 func startKeystone(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(container.DefaultSocket); err != nil {
-		t.Skipf("no Docker engine at %s: %v", container.DefaultSocket, err)
-	}
-	if exec.Command("docker", "image", "inspect", keystoneImage).Run() != nil {
-		t.Skipf("image %s absent: build it with pkg/modules/testdata/keystone-image.sh to test keystone_register against a real Keystone", keystoneImage)
-	}
+	image := imagetest.Keystone(t)
+	m := startMariaDB(t)
+	m.sql(t, "CREATE DATABASE keystone; CREATE USER 'keystone'@'127.0.0.1' IDENTIFIED BY 'ks-db-pw'; GRANT ALL ON keystone.* TO 'keystone'@'127.0.0.1'")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -92,13 +87,22 @@ func startKeystone(t *testing.T) string {
 	l.Close()
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	name := fmt.Sprintf("koala_test_keystone_%d", port)
-	// SQLite's default 5 s lock wait is too short on a loaded machine.
 	script := fmt.Sprintf(`set -e
-sed -i 's|^connection = sqlite:.*|connection = sqlite:////var/lib/keystone/keystone.db?timeout=120|' /etc/keystone/keystone.conf
-keystone-manage bootstrap --bootstrap-password %s --bootstrap-region-id RegionOne \
-  --bootstrap-admin-url %[2]s/v3/ --bootstrap-internal-url %[2]s/v3/ --bootstrap-public-url %[2]s/v3/ >/dev/null 2>&1
-exec keystone-wsgi-public --host 127.0.0.1 --port %d`, keystoneAdminPassword, url, port)
-	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--network", "host", keystoneImage, "sh", "-c", script).CombinedOutput(); err != nil {
+cat > /etc/keystone/keystone.conf <<CONF
+[DEFAULT]
+use_stderr = true
+[database]
+connection = mysql+pymysql://keystone:ks-db-pw@127.0.0.1:%[4]d/keystone
+[token]
+provider = fernet
+CONF
+keystone-manage db_sync
+keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone
+keystone-manage credential_setup --keystone-user keystone --keystone-group keystone
+keystone-manage bootstrap --bootstrap-password %[1]s --bootstrap-region-id RegionOne \
+  --bootstrap-admin-url %[2]s/v3/ --bootstrap-internal-url %[2]s/v3/ --bootstrap-public-url %[2]s/v3/
+exec keystone-wsgi-public --host 127.0.0.1 --port %[3]d`, keystoneAdminPassword, url, port, m.port)
+	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--network", "host", "--user", "root", "--entrypoint", "sh", image, "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("start keystone: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {
