@@ -11,14 +11,14 @@ import (
 
 // HostSpec is how to reach one host, as an inventory describes it.
 type HostSpec struct {
-	Name           string // inventory name
-	Address        string // host name or IP to connect to; "" = Name
-	Port           int    // 0 = ~/.ssh/config's Port, else 22
-	User           string // "" = ~/.ssh/config's User, else the local user
-	KeyFiles       []string
-	Password       string
-	Local          bool   // ansible_connection=local
-	ProxyJump      string // "[user@]host[:port]" hops, comma-separated, as ssh -J
+	Name      string // inventory name
+	Address   string // host name or IP to connect to; "" = Name
+	Port      int    // 0 = ~/.ssh/config's Port, else 22
+	User      string // "" = ~/.ssh/config's User, else the local user
+	KeyFiles  []string
+	Password  string
+	Local     bool   // ansible_connection=local
+	ProxyJump string // "[user@]host[:port]" hops, comma-separated, as ssh -J
 	// KnownHostsFile is `-o UserKnownHostsFile=FILE` of the ssh arguments;
 	// "" = the pool's file.
 	KnownHostsFile string
