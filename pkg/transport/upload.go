@@ -42,10 +42,12 @@ func upload(ctx context.Context, c execer, src io.Reader, dst string, opts Uploa
 	}
 	// Every process started counts on a busy host, hence builtins where they
 	// do: noclobber creates the temporary file exclusively (as mktemp would),
-	// umask makes it private until chmod (not needed for 0600).
+	// umask makes it private until chmod (not needed for 0600). The traps
+	// come first: a cancel between creating the file and setting them left
+	// the file behind.
 	var script strings.Builder
-	fmt.Fprintf(&script, "set -e\numask 077\nt=%s\nset -C\n: >\"$t\"\nset +C\n", Quote(path.Join(path.Dir(dst), ".koala-upload."+hex.EncodeToString(nonce))))
-	script.WriteString("trap 'rm -f \"$t\"' EXIT\ntrap 'exit 143' HUP INT TERM PIPE\ncat >\"$t\"\n")
+	fmt.Fprintf(&script, "set -e\numask 077\nt=%s\n", Quote(path.Join(path.Dir(dst), ".koala-upload."+hex.EncodeToString(nonce))))
+	script.WriteString("trap 'rm -f \"$t\"' EXIT\ntrap 'exit 143' HUP INT TERM PIPE\nset -C\n: >\"$t\"\nset +C\ncat >\"$t\"\n")
 	fmt.Fprintf(&script, "s=$(sha256sum \"$t\")\n[ \"${s%%%% *}\" = %s ] || { echo \"checksum mismatch: received ${s%%%% *}, sent %s\" >&2; exit 1; }\n", sum, sum)
 	if mode != 0o600 {
 		fmt.Fprintf(&script, "chmod %04o \"$t\"\n", mode)
