@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -123,6 +124,10 @@ func labUpCommand() *ucli.Command {
 				fmt.Fprintf(w, "wrote %s\n", res.Globals)
 			}
 			fmt.Fprintln(w, res.Inventory)
+			if len(res.Outdated) > 0 {
+				fmt.Fprintf(c.App.ErrWriter, "warning: %s run an older node image than %s: `koala lab down --name %s` then `koala lab up` to recreate them (their containers and data are lost)\n",
+					strings.Join(res.Outdated, ", "), lab.NodeImage, p.Name)
+			}
 			return nil
 		},
 	}

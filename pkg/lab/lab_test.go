@@ -177,8 +177,36 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatalf("second lab up: %v", err)
 		}
-		if res.Changed() || res.GlobalsWritten {
-			t.Fatalf("second lab up changed something: %+v", res)
+		if res.Changed() || res.GlobalsWritten || len(res.Outdated) > 0 {
+			t.Fatalf("second lab up changed something or found outdated nodes: %+v", res)
+		}
+	})
+
+	t.Run("up names nodes on an older node image", func(t *testing.T) {
+		// A newer node image under the tag: node01 committed with one more label.
+		orig, err := eng.ImageInspect(ctx, NodeImage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newer, err := eng.ContainerCommit(ctx, p.Nodes[0].Container, container.CommitOptions{Pause: false, Changes: []string{"LABEL org.koala.test.outdated=1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := eng.ImageTag(ctx, orig.ID, NodeImage); err != nil {
+				t.Errorf("restore %s: %v", NodeImage, err)
+			}
+			eng.ImageRemove(ctx, newer.ID, image.RemoveOptions{Force: true})
+		}()
+		if err := eng.ImageTag(ctx, newer.ID, NodeImage); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Up(ctx, eng, p)
+		if err != nil {
+			t.Fatalf("lab up: %v", err)
+		}
+		if got := strings.Join(res.Outdated, " "); got != "node01 node02 node03" || res.Changed() {
+			t.Fatalf("outdated %q (changed %v), want every node and no change", got, res.Changed())
 		}
 	})
 

@@ -33,6 +33,10 @@ type UpResult struct {
 	Inventory      string   // inventory file
 	Globals        string   // globals.yml
 	GlobalsWritten bool     // false when a globals.yml was already there
+	// Outdated names the nodes kept running on an older node image than the
+	// one this run has (a rebuilt image is used by new nodes only; `lab down`
+	// then `lab up` recreates them).
+	Outdated []string
 }
 
 // Changed reports whether Up changed anything on the engine.
@@ -185,8 +189,15 @@ func Up(ctx context.Context, eng client.APIClient, p *Plan) (res *UpResult, err 
 	if _, err := ensureContainer(p.RegistryContainer(), func() (string, error) { return createRegistry(ctx, eng, p) }); err != nil {
 		return res, err
 	}
+	nodeImage, err := eng.ImageInspect(ctx, NodeImage)
+	if err != nil {
+		return res, fmt.Errorf("node image %s: %w", NodeImage, err)
+	}
 	var waitFor []NodePlan
 	for _, n := range p.Nodes {
+		if c, ok := byName[n.Container]; ok && c.ImageID != nodeImage.ID {
+			res.Outdated = append(res.Outdated, n.Hostname)
+		}
 		if err := ensureVolume(n.Volume, "node"); err != nil {
 			return res, err
 		}
