@@ -31,19 +31,7 @@ func (r *runner) engineAction(ctx context.Context, sc *scope, hs *hostState, t *
 				vars[k] = v
 			}
 		}
-		if target != hs {
-			// delegate_facts: the delegate's variables, written at once.
-			r.setVars(target, vars, false)
-			return ok("")
-		}
-		for k, v := range vars {
-			sc.set(k, v)
-		}
-		// The task's result carries them to the host (and, run_once, to
-		// every host of the batch, as Ansible does).
-		o := ok("")
-		o.vars = vars
-		return o
+		return r.setHostVars(sc, hs, target, vars)
 	case "debug":
 		if v, set := args["verbosity"]; set {
 			if n, _ := toInt(v); n > r.opts.Verbosity {
@@ -154,19 +142,7 @@ func (r *runner) engineAction(ctx context.Context, sc *scope, hs *hostState, t *
 		if ns, set := args["name"].(string); set && ns != "" {
 			vars = map[string]any{ns: vars}
 		}
-		if target != hs {
-			// delegate_facts: the delegate's variables, written at once.
-			r.setVars(target, vars, false)
-			return ok("")
-		}
-		for k, v := range vars {
-			sc.set(k, v)
-		}
-		// The task's result carries them to the host (and, run_once, to
-		// every host of the batch, as Ansible does).
-		o := ok("")
-		o.vars = vars
-		return o
+		return r.setHostVars(sc, hs, target, vars)
 	case "pause":
 		d := time.Duration(0)
 		if s, set := args["seconds"]; set {
@@ -262,4 +238,21 @@ func (r *runner) readVarsFile(t *playbook.Task, name string) (map[string]any, er
 		m = map[string]any{}
 	}
 	return m, nil
+}
+
+// setHostVars gives set_fact's and include_vars' variables to the task: to
+// the rest of its loop at once, and to its host through the task's result
+// (so that a run_once task gives them to every host of the batch, as Ansible
+// does). With delegate_facts they are the delegate's, written at once.
+func (r *runner) setHostVars(sc *scope, hs, target *hostState, vars map[string]any) outcome {
+	o := outcome{status: StatusOK}
+	if target != hs {
+		r.setVars(target, vars, false)
+		return o
+	}
+	for k, v := range vars {
+		sc.set(k, v)
+	}
+	o.vars = vars
+	return o
 }

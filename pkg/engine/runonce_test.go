@@ -9,8 +9,7 @@ import (
 // ansible-core does (checked with ansible-playbook 2.14 on the same play):
 // kolla-ansible's roles compute a value once and read it on every host.
 func TestRunOnceSetFactReachesEveryHost(t *testing.T) {
-	pb, _ := loadPB(t, map[string]string{
-		"site.yml": `- hosts: all
+	col := runPlays(t, `- hosts: all
   gather_facts: false
   tasks:
     - name: once
@@ -20,14 +19,7 @@ func TestRunOnceSetFactReachesEveryHost(t *testing.T) {
     - name: read
       debug:
         msg: "{{ picked | default('unset') }}"
-`,
-	})
-	inv := loadInv(t, "h1 ansible_connection=local\nh2 ansible_connection=local\nh3 ansible_connection=local\n")
-	col := &collector{}
-	recap, err := Run(context.Background(), Options{Inventory: inv, Playbook: pb, Sinks: []Sink{col}})
-	if err != nil || recap.Failed() {
-		t.Fatalf("run: %v, failed %v", err, recap.Failed())
-	}
+`)
 	got := col.results("read")
 	for _, h := range []string{"h1", "h2", "h3"} {
 		if got[h] == nil || got[h].Debug != "h1" {
