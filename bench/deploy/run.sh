@@ -37,7 +37,7 @@ done
 
 step "results (seconds; controller CPU = user + sys of koala)"
 load=$(cut -d' ' -f1-3 /proc/loadavg)
-awk -v load="$load" 'BEGIN { printf "%-14s %8s %8s\n", "run", "wall", "ctl CPU" }
+awk -v la="$load" 'BEGIN { printf "%-14s %8s %8s\n", "run", "wall", "ctl CPU" }
   { printf "%-14s %8.2f %8.2f\n", $1, $2, $3 + $4 }
-  END { print "load average at the end: " load }' "$WORK/bench.txt"
+  END { print "load average at the end: " la }' "$WORK/bench.txt"
 [ "${KEEP_LAB:-0}" = 1 ] || $KOALA lab down --name "$LAB" >/dev/null
