@@ -10,11 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # A config directory of its own, with TLS on both sides and the CA in the
-# containers. The lab's Docker engine caps nofile at 20000: haproxy needs
-# 2 x maxconn + a few.
+# containers.
 export E2E_CONF=${E2E_CONF:-${E2E_DIR:-/tmp/koala-e2e}/etc-kolla-tls}
-export E2E_GLOBALS_EXTRA='haproxy_max_connections: 8000
-kolla_enable_tls_internal: "yes"
+export E2E_GLOBALS_EXTRA='kolla_enable_tls_internal: "yes"
 kolla_enable_tls_external: "yes"
 kolla_copy_ca_into_containers: "yes"'
 # shellcheck source=lib.sh
