@@ -26,12 +26,16 @@ type Action struct {
 	// Loses says what the command destroys on the hosts it runs on; a command
 	// with one is refused unless Options.Confirmed (--yes-i-really-really-mean-it).
 	Loses string
+	// ReportsNeedsOf is a playbook whose missing groups and passwords are
+	// handed to this one (as koala_config_problems) to report with its own
+	// findings, instead of failing the run before any host is reached.
+	ReportsNeedsOf string
 }
 
 // Actions are the lifecycle commands, by name.
 var Actions = map[string]Action{
 	"bootstrap-servers": {Name: "bootstrap-servers", Playbook: "bootstrap-servers.yml", KollaAction: "bootstrap-servers", NeedsConfig: true},
-	"prechecks":         {Name: "prechecks", Playbook: "prechecks.yml", KollaAction: "precheck", NeedsConfig: true},
+	"prechecks":         {Name: "prechecks", Playbook: "prechecks.yml", KollaAction: "precheck", NeedsConfig: true, ReportsNeedsOf: "site.yml"},
 	"deploy":            {Name: "deploy", Playbook: "site.yml", KollaAction: "deploy", NeedsConfig: true},
 	"post-deploy":       {Name: "post-deploy", Playbook: "post-deploy.yml", KollaAction: "deploy", NeedsConfig: true},
 	"mariadb-recovery":  {Name: "mariadb-recovery", Playbook: "mariadb_recovery.yml", KollaAction: "deploy", NeedsConfig: true},
@@ -138,6 +142,17 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		}
 		// Read by the playbook's registry check (registry_image).
 		fixed["koala_images"] = toAny(images)
+		if a.ReportsNeedsOf != "" {
+			other, err := engine.LoadPlaybook(filepath.Join(tree, "playbook", a.ReportsNeedsOf), []playbook.Source{roles})
+			if err != nil {
+				return nil, err
+			}
+			problems, err := configProblems(cd, inv, other, layers)
+			if err != nil {
+				return nil, err
+			}
+			fixed["koala_config_problems"] = toAny(problems)
+		}
 	}
 	var secrets []string
 	if cd != nil {

@@ -27,16 +27,38 @@ func checkConfig(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, layers
 	if err := cd.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	n, err := newNeeds(cd, inv, layers)
+	if err != nil {
+		return nil, err
+	}
+	images, problems, err := n.check(pb)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		errs = append(errs, errors.New(strings.Join(problems, "\n")))
+	}
+	return images, errors.Join(errs...)
+}
+
+// configProblems lists the groups and passwords the enabled roles of pb need
+// but do not have, for `koala prechecks` to report with what it finds on the
+// hosts (its own playbook runs no service role).
+func configProblems(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, layers []map[string]any) ([]string, error) {
+	n, err := newNeeds(cd, inv, layers)
+	if err != nil {
+		return nil, err
+	}
+	_, problems, err := n.check(pb)
+	return problems, err
+}
+
+func newNeeds(cd *configdir.Dir, inv Inventory, layers []map[string]any) (*needs, error) {
 	pwKeys, err := passwordKeys(cd)
 	if err != nil {
 		return nil, err
 	}
-	n := &needs{inv: inv, layers: layers, pwKeys: pwKeys, pwFile: cd.Passwords.File, tpl: template.New(), roleFiles: readRoleFiles}
-	images, err := n.check(pb)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	return images, errors.Join(errs...)
+	return &needs{inv: inv, layers: layers, pwKeys: pwKeys, pwFile: cd.Passwords.File, tpl: template.New(), roleFiles: readRoleFiles}, nil
 }
 
 // passwordKeys are the keys of kolla-ansible's passwords.yml and of the
@@ -86,9 +108,9 @@ type roleUse struct {
 	why  string // the condition that enabled it
 }
 
-// check reports every missing group and password at once, and returns the
-// images of the enabled services.
-func (n *needs) check(pb *playbook.Playbook) ([]string, error) {
+// check lists every missing group and password at once, and the images of the
+// enabled services; err is a failure to read the roles.
+func (n *needs) check(pb *playbook.Playbook) (images, problems []string, err error) {
 	var errs []string
 	var enabled []roleUse
 	seenGroup := map[string]bool{}
@@ -126,14 +148,9 @@ func (n *needs) check(pb *playbook.Playbook) ([]string, error) {
 	}
 	missing, err := n.missingPasswords(enabled)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	errs = append(errs, missing...)
-	images := n.images(enabled)
-	if len(errs) == 0 {
-		return images, nil
-	}
-	return images, errors.New(strings.Join(errs, "\n"))
+	return n.images(enabled), append(errs, missing...), nil
 }
 
 // images lists the image of every enabled service of the enabled roles: the
