@@ -12,7 +12,19 @@ INV=$LAB_DIR/multinode
 # Not `koala lab`'s defaults (10.99.0.0/24, port 5000): a lab made by `make lab`
 # may be up on the same machine, and two labs cannot share a subnet or a port.
 REG_PORT=${E2E_REGISTRY_PORT:-5098}
-SUBNET=${E2E_SUBNET:-10.98.0.0/24}
+# e2e_subnet: the e2e lab's own subnet when its network exists, else the first
+# of a few /24s that no Docker network on this machine uses (another lab, even
+# one an earlier version of these scripts left, may hold 10.98.0.0/24).
+e2e_subnet() {
+  local s taken c
+  s=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "$LAB-net" 2>/dev/null) && [ -n "$s" ] && { echo "$s"; return; }
+  taken=" $(docker network ls -q | xargs -r docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null | tr '\n' ' ') "
+  for c in 98 96 94 91 89; do
+    [[ "$taken" == *" 10.$c.0.0/24 "* ]] || { echo "10.$c.0.0/24"; return; }
+  done
+  echo 10.98.0.0/24
+}
+SUBNET=${E2E_SUBNET:-$(e2e_subnet)}
 NODES=${E2E_NODES:-3}
 # The control-plane images a deploy of the lab uses.
 E2E_IMAGES='^(base|openstack-base|mariadb-server|rabbitmq|memcached|haproxy|keepalived|keystone-base|keystone)$'
