@@ -22,10 +22,11 @@ func TestDelegateToLoopItemWithDelegateFacts(t *testing.T) {
       run_once: true
     - name: read others
       debug:
-        msg: "{{ hostvars['h2']['ansible_hostname'] is defined }} {{ hostvars['h3']['ansible_hostname'] is defined }} {{ ansible_hostname is defined }}"
+        msg: "{{ hostvars['h2']['ansible_hostname'] is defined }} {{ hostvars['h6']['ansible_hostname'] is defined }} {{ ansible_hostname is defined }}"
 `,
 	})
-	inv := loadInv(t, "h1 ansible_connection=local\nh2 ansible_connection=local\nh3 ansible_connection=local\n")
+	// Five items, gathered at once (gathersForOthers), each on its own host.
+	inv := loadInv(t, "h1 ansible_connection=local\nh2 ansible_connection=local\nh3 ansible_connection=local\nh4 ansible_connection=local\nh5 ansible_connection=local\nh6 ansible_connection=local\n")
 	col := &collector{}
 	recap, err := Run(context.Background(), Options{Inventory: inv, Playbook: pb, Limit: "h1", Sinks: []Sink{col}})
 	if err != nil {
@@ -35,7 +36,7 @@ func TestDelegateToLoopItemWithDelegateFacts(t *testing.T) {
 		t.Fatalf("failed: %+v", col.results("gather others")["h1"])
 	}
 	g := col.results("gather others")["h1"]
-	if g == nil || len(g.Items) != 2 {
+	if g == nil || len(g.Items) != 5 {
 		t.Fatalf("gather others: %+v", g)
 	}
 	r := col.results("read others")["h1"]

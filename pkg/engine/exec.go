@@ -223,13 +223,10 @@ func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, 
 		if err != nil {
 			return fail(fmt.Errorf("loop: %w", err))
 		}
-		for i, item := range items {
-			if ctx.Err() != nil {
-				break
-			}
+		runItem := func(i int) (outcome, string, string) {
+			item := items[i]
 			isc := sc.withItem(t, item, i, len(items))
 			label := r.itemLabel(isc, t, item)
-			labels = append(labels, label)
 			ok, err := isc.cond(pos+" when", whens)
 			var o outcome
 			var d string
@@ -243,19 +240,32 @@ func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, 
 					o = outcome{status: StatusFailed, err: err}
 					break
 				}
-				if res.Delegate == "" {
-					res.Delegate = d
-				}
 				o = r.runModule(ctx, isc, hs, t, fr, d)
 			}
-			itemDelegates = append(itemDelegates, d)
 			if o.data == nil {
 				o.data = map[string]any{}
 			}
 			o.data[loopVar(t)] = item
 			o.data["ansible_loop_var"] = loopVar(t)
-			outs = append(outs, o)
-			if o.status == StatusUnreachable {
+			return o, d, label
+		}
+		if gathersForOthers(t) {
+			outs, itemDelegates, labels = r.runItemsAtOnce(ctx, len(items), runItem)
+		} else {
+			for i := range items {
+				if ctx.Err() != nil {
+					break
+				}
+				o, d, label := runItem(i)
+				outs, itemDelegates, labels = append(outs, o), append(itemDelegates, d), append(labels, label)
+				if o.status == StatusUnreachable {
+					break
+				}
+			}
+		}
+		for _, d := range itemDelegates {
+			if d != "" {
+				res.Delegate = d
 				break
 			}
 		}
@@ -311,6 +321,37 @@ func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, 
 		r.setVars(hs, written, false)
 	}
 	return res, written, changed
+}
+
+// gathersForOthers reports a loop that gathers the facts of other hosts:
+// setup delegated to each item with delegate_facts, kolla-ansible's way of
+// knowing the hosts outside --limit. Its items are independent (each reads
+// one host and writes that host's facts), so they run at once rather than one
+// after another as Ansible runs loop items.
+func gathersForOthers(t *playbook.Task) bool {
+	return t.Action == "setup" && t.DelegateFacts && t.DelegateTo != nil
+}
+
+// runItemsAtOnce runs n loop items concurrently (at most the run's forks at
+// a time) and returns their outcomes, delegates and labels in item order.
+func (r *runner) runItemsAtOnce(ctx context.Context, n int, runItem func(int) (outcome, string, string)) ([]outcome, []string, []string) {
+	outs, delegates, labels := make([]outcome, n), make([]string, n), make([]string, n)
+	limit := make(chan struct{}, max(1, min(n, r.opts.Forks)))
+	var wg sync.WaitGroup
+	for i := range n {
+		limit <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-limit; wg.Done() }()
+			if ctx.Err() != nil {
+				outs[i] = outcome{status: StatusFailed, err: ctx.Err(), data: map[string]any{}}
+				return
+			}
+			outs[i], delegates[i], labels[i] = runItem(i)
+		}()
+	}
+	wg.Wait()
+	return outs, delegates, labels
 }
 
 func loopVar(t *playbook.Task) string {
