@@ -34,14 +34,16 @@ func lifecycleCommands() []*ucli.Command {
 		"check":             "check that every container runs and is healthy, haproxy backends are up, Galera is Synced, RabbitMQ is clustered; a report per host",
 		"stop":              "stop every koala container (needs " + deploy.ConfirmFlag + ")",
 		"destroy":           "remove every koala container, volume and config from the hosts (needs " + deploy.ConfirmFlag + ")",
+		"prune-images":      "remove the dangling Kolla images (no tag names them) from the hosts (needs " + deploy.ConfirmFlag + ")",
 	}
 	// Flags of one command only.
 	confirmFlag := func() ucli.Flag {
 		return &ucli.BoolFlag{Name: strings.TrimPrefix(deploy.ConfirmFlag, "--"), Usage: "confirm a command that stops or deletes the cloud"}
 	}
 	extra := map[string][]ucli.Flag{
-		"stop":    {confirmFlag()},
-		"destroy": {confirmFlag(), &ucli.BoolFlag{Name: "include-images", Usage: "also remove the Kolla images from the hosts"}},
+		"stop":         {confirmFlag()},
+		"prune-images": {confirmFlag()},
+		"destroy":      {confirmFlag(), &ucli.BoolFlag{Name: "include-images", Usage: "also remove the Kolla images from the hosts"}},
 	}
 	describe := map[string]string{
 		"check": "\n\nPrints a report per host, and with --json one JSON document\n" +
@@ -56,16 +58,19 @@ func lifecycleCommands() []*ucli.Command {
 			"kolla_internal_fqdn_cert) valid for the VIPs and FQDNs. A file that exists is never\n" +
 			"overwritten: your own certificate is used as it is, and checked.",
 	}
+	// kolla-ansible's spellings of the same commands.
+	aliases := map[string][]string{"mariadb-recovery": {"mariadb_recovery"}}
 	var cmds []*ucli.Command
-	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy", "pull", "genconfig", "deploy-containers", "reconfigure", "check", "stop", "destroy", "upgrade", "mariadb-recovery", "certificates"} {
+	for _, name := range []string{"bootstrap-servers", "prechecks", "deploy", "post-deploy", "pull", "genconfig", "deploy-containers", "reconfigure", "check", "stop", "destroy", "prune-images", "upgrade", "mariadb-recovery", "certificates"} {
 		action := deploy.Actions[name]
 		run := func(c *ucli.Context) error { return runLifecycle(c, action) }
 		if name == "check" {
 			run = func(c *ucli.Context) error { return runCheck(c, action) }
 		}
 		cmds = append(cmds, &ucli.Command{
-			Name:  name,
-			Usage: usage[name],
+			Name:    name,
+			Aliases: aliases[name],
+			Usage:   usage[name],
 			Description: "Reads the inventory, globals.yml, globals.d/*.yml and passwords.yml of the\n" +
 				"config directory, checks them and every role and template before any host is\n" +
 				"touched, then runs playbook/" + action.Playbook + ". Exit status: 0 ok, 2 a host\n" +

@@ -49,6 +49,8 @@ var Actions = map[string]Action{
 	"check":             {Name: "check", Playbook: "check.yml", KollaAction: "check", NeedsConfig: true},
 	"stop": {Name: "stop", Playbook: "stop.yml", KollaAction: "stop", NeedsConfig: true,
 		Loses: "stops every koala container: the APIs, the database and the message queue go down (nothing is deleted; `koala deploy` starts them again, after `koala mariadb-recovery` when every database node was stopped)"},
+	"prune-images": {Name: "prune-images", Playbook: "prune-images.yml", KollaAction: "prune-images", NeedsConfig: true,
+		Loses: "removes the Kolla images no tag names any more (the ones a pull or an upgrade replaced): going back to one means building or pulling it again"},
 	"destroy": {Name: "destroy", Playbook: "destroy.yml", KollaAction: "destroy", NeedsConfig: true,
 		Loses: "removes every koala container and the volumes they used (ALL DATA: the MariaDB databases, RabbitMQ queues, logs), the config under /etc/kolla (node_config_directory) and, with --include-images, the Kolla images"},
 }

@@ -109,6 +109,7 @@ func TestDestructiveCommandsNeedConfirmation(t *testing.T) {
 		{"destroy", "node2", []string{"on node2 it removes"}, "node1"},
 		{"stop", "", []string{"refused without --yes-i-really-really-mean-it", "on node1, node2", "nothing is deleted"}, ""},
 		{"stop", "node9", []string{`--limit "node9" matches no host`}, "refused"},
+		{"prune-images", "", []string{"refused without --yes-i-really-really-mean-it", "on node1, node2", "no tag names"}, ""},
 		{"check", "nodes", []string{`--limit "nodes" matches no host`, `did you mean`}, ""},
 	} {
 		_, err := Run(context.Background(), Actions[tc.action], Options{Inventories: []string{inv}, ConfigDir: missingConf, Limit: tc.limit, CacheDir: t.TempDir()})

@@ -5,8 +5,9 @@
 # deploy-containers brings it back; genconfig changes no container; a changed
 # keystone.conf option is applied by reconfigure, which restarts only keystone;
 # a no-change reconfigure restarts nothing; pull changes no container; a --limit
-# matching no host and destructive commands without the flag are refused; stop
-# stops every koala container; destroy leaves no koala container, volume or
+# matching no host and destructive commands without the flag are refused;
+# prune-images removes the dangling Kolla images only; stop stops every koala
+# container; destroy leaves no koala container, volume or
 # config on the hosts. It ends with the cloud destroyed.
 # Usage: tests/e2e/lifecycle.sh (environment: tests/e2e/lib.sh)
 set -euo pipefail
@@ -111,7 +112,7 @@ set +e
 out=$($KOALA check "${common[@]}" --limit no-such-host 2>&1); rc=$?
 set -e
 [ "$rc" = 1 ] && grep -q 'matches no host' <<<"$out" || fail "--limit no-such-host: exit $rc: $out"
-for cmd in stop destroy; do
+for cmd in stop destroy prune-images; do
   set +e
   out=$($KOALA "$cmd" "${common[@]}" 2>&1); rc=$?
   set -e
@@ -121,6 +122,19 @@ for n in $(nodes); do
   [ -n "$(koala_containers "$n")" ] || fail "$n: containers gone after a refused command"
 done
 check_ok >/dev/null || fail "check after the refused commands"
+
+step "prune-images removes the dangling Kolla images only (upgrade.sh's old keystone, and one made here)"
+dangling() { docker exec "$1" docker images -q -f dangling=true -f label=kolla_version; }
+for n in $(nodes); do docker exec "$n" docker commit memcached >/dev/null; done
+$KOALA prune-images "${common[@]}" --yes-i-really-really-mean-it --json > "$WORK/prune.jsonl"
+[ "$(grep -c '"status":"changed"' "$WORK/prune.jsonl")" = "$(nodes | wc -l)" ] || fail "prune-images did not report a change on every node"
+for n in $(nodes); do
+  left=$(dangling "$n")
+  [ -z "$left" ] || fail "$n: dangling Kolla images left: $left"
+done
+check_ok >/dev/null || fail "check after prune-images"
+$KOALA prune-images "${common[@]}" --yes-i-really-really-mean-it --json > "$WORK/prune2.jsonl"
+grep -q '"status":"changed"' "$WORK/prune2.jsonl" && fail "a second prune-images reported changes"
 
 step "stop: every koala container stopped, none removed; check fails"
 $KOALA stop "${common[@]}" --yes-i-really-really-mean-it
