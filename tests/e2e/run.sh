@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: from nothing to `openstack token issue` through the VIP of a 3-node
-# lab, then the HA checks. Every step is a koala command an operator would run.
+# lab, then the HA checks (VIP failover, a node rejoining, a node killed in the
+# middle of a deploy). Every step is a koala command an operator would run.
 # Needs root, a Docker engine and Debian's mirror. Usage: tests/e2e/run.sh
 # Environment: LAB_NAME, E2E_DIR, E2E_REGISTRY_PORT, E2E_SUBNET (tests/e2e/lib.sh).
 set -euo pipefail
@@ -73,6 +74,32 @@ size=$(docker exec "$(node_ctr "$moved")" docker exec mariadb mysql -u mysql -N 
 [ "$size" = 3 ] || fail "Galera cluster size $size, want 3"
 running=$(docker exec "$(node_ctr "$moved")" docker exec rabbitmq rabbitmqctl --formatter json cluster_status | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["running_nodes"]))')
 [ "$running" = 3 ] || fail "RabbitMQ runs $running nodes, want 3"
+
+step "a node killed in the middle of a deploy: the run ends naming it; a re-run converges"
+mkdir -p "$CONF/config"
+printf '[DEFAULT]\nmax_param_size = 66\n' > "$CONF/config/keystone.conf"
+victim=$(node_hosts | grep -vx "$(vip_holder)" | tail -1)
+$KOALA deploy "${common[@]}" > "$WORK/deploy-killed.log" 2>&1 &
+dpid=$!
+# Killed once the deploy works on keystone (the changed option restarts it).
+for _ in $(seq 600); do grep -q 'TASK \[keystone' "$WORK/deploy-killed.log" && break; kill -0 "$dpid" 2>/dev/null || break; sleep 0.2; done
+$KOALA lab kill --name "$LAB" "$victim"
+ended=""
+for _ in $(seq 300); do kill -0 "$dpid" 2>/dev/null || { ended=1; break; }; sleep 1; done
+[ -n "$ended" ] || { kill "$dpid"; fail "the deploy still runs 5 minutes after $victim was killed"; }
+rc=0; wait "$dpid" || rc=$?
+[ "$rc" = 2 ] || { tail -20 "$WORK/deploy-killed.log"; fail "the deploy exited $rc with $victim killed, want 2"; }
+grep -q "failed or unreachable: .*$victim" "$WORK/deploy-killed.log" || { tail -20 "$WORK/deploy-killed.log"; fail "the deploy's failure does not name $victim"; }
+$KOALA lab start --name "$LAB" "$victim"
+for _ in $(seq 60); do docker exec "$(node_ctr "$victim")" docker info >/dev/null 2>&1 && break; sleep 1; done
+$KOALA deploy "${common[@]}" || fail "the re-run after $victim came back"
+for n in $(nodes); do
+  docker exec "$n" docker exec keystone grep -q 'max_param_size = 66' /etc/keystone/keystone.conf || fail "$n: keystone does not run with the option after the re-run"
+done
+size=$(docker exec "$(node_ctr "$victim")" docker exec mariadb mysql -u mysql -N -B -e "SHOW STATUS LIKE 'wsrep_cluster_size'" | awk '{print $2}')
+[ "$size" = 3 ] || fail "Galera cluster size $size after the re-run, want 3"
+rm "$CONF/config/keystone.conf"
+$KOALA deploy "${common[@]}" >/dev/null || fail "deploy without the option"
 
 step "every container running and healthy; /etc/kolla modes"
 # The restarted node's containers may still be in their healthchecks' start
