@@ -71,6 +71,7 @@ func labUpCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "base-image", Value: lab.DefaultBaseImage, Usage: "image the lab images are built from"},
 			&ucli.StringFlag{Name: "release", Value: lab.DefaultRelease, Usage: "openstack_release written to globals.yml"},
 			&ucli.StringFlag{Name: "buildkit-addr", Usage: "standalone buildkitd for the lab images (default: the engine's BuildKit)"},
+			&ucli.BoolFlag{Name: "recreate-outdated", Usage: "make nodes that run an older node image again (their containers, images and data are lost)"},
 		},
 		Action: func(c *ucli.Context) error {
 			p, err := lab.NewPlan(lab.Config{
@@ -96,6 +97,15 @@ func labUpCommand() *ucli.Command {
 			res, err := lab.Up(c.Context, eng, p)
 			if err != nil {
 				return err
+			}
+			if len(res.Outdated) > 0 && c.Bool("recreate-outdated") {
+				fmt.Fprintf(c.App.ErrWriter, "recreating %s on the current node image\n", strings.Join(res.Outdated, ", "))
+				if err := lab.RemoveNodes(c.Context, eng, p, res.Outdated); err != nil {
+					return err
+				}
+				if res, err = lab.Up(c.Context, eng, p); err != nil {
+					return err
+				}
 			}
 			w := c.App.Writer
 			for _, s := range res.Built {
@@ -125,7 +135,7 @@ func labUpCommand() *ucli.Command {
 			}
 			fmt.Fprintln(w, res.Inventory)
 			if len(res.Outdated) > 0 {
-				fmt.Fprintf(c.App.ErrWriter, "warning: %s run an older node image than %s: `koala lab down --name %s` then `koala lab up` to recreate them (their containers and data are lost)\n",
+				fmt.Fprintf(c.App.ErrWriter, "warning: %s run an older node image than %s: `koala lab up --name %s --recreate-outdated` makes them again (their containers and data are lost)\n",
 					strings.Join(res.Outdated, ", "), lab.NodeImage, p.Name)
 			}
 			return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/docker/docker/api/types/container"
@@ -11,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 )
 
 // Down removes every container, volume and network labelled as lab name's, and
@@ -58,4 +60,27 @@ func Down(ctx context.Context, eng client.APIClient, name string) ([]string, err
 		return removed, fmt.Errorf("lab %q down: %w (run it again to retry)", name, err)
 	}
 	return removed, nil
+}
+
+// RemoveNodes removes the named nodes' containers and volumes (their inner
+// images and containers with them), so that the next Up makes them again
+// from the current node image: `koala lab up --recreate-outdated`.
+func RemoveNodes(ctx context.Context, eng client.APIClient, p *Plan, hostnames []string) error {
+	var errs []error
+	for _, h := range hostnames {
+		i := slices.IndexFunc(p.Nodes, func(n NodePlan) bool { return n.Hostname == h })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("lab %q has no node %s", p.Name, h))
+			continue
+		}
+		n := p.Nodes[i]
+		if err := eng.ContainerRemove(ctx, n.Container, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", n.Container, err))
+			continue
+		}
+		if err := eng.VolumeRemove(ctx, n.Volume, true); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", n.Volume, err))
+		}
+	}
+	return errors.Join(errs...)
 }

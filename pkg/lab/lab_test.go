@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,26 @@ func TestLab(t *testing.T) {
 		}
 		if got := strings.Join(res.Outdated, " "); got != "node01 node02 node03" || res.Changed() {
 			t.Fatalf("outdated %q (changed %v), want every node and no change", got, res.Changed())
+		}
+	})
+
+	t.Run("a removed node is made again by up", func(t *testing.T) {
+		n3 := p.Nodes[2]
+		if err := RemoveNodes(ctx, eng, p, []string{n3.Hostname}); err != nil {
+			t.Fatal(err)
+		}
+		if err := RemoveNodes(ctx, eng, p, []string{"node99"}); err == nil || !strings.Contains(err.Error(), "no node node99") {
+			t.Errorf("remove of an unknown node: %v", err)
+		}
+		res, err := Up(ctx, eng, p)
+		if err != nil {
+			t.Fatalf("lab up: %v", err)
+		}
+		if !slices.Contains(res.Created, "container "+n3.Container) || !slices.Contains(res.Created, "volume "+n3.Volume) || len(res.Outdated) > 0 {
+			t.Fatalf("up after removing %s: %+v", n3.Hostname, res)
+		}
+		if out := sh(t, n3.Hostname, "hostname; sudo docker images -q | wc -l"); out != n3.Hostname+"\n0" {
+			t.Errorf("%s after being made again: %q, want its name and no inner image", n3.Hostname, out)
 		}
 	})
 
