@@ -44,10 +44,12 @@ func upload(ctx context.Context, c execer, src io.Reader, dst string, opts Uploa
 	// do: noclobber creates the temporary file exclusively (as mktemp would),
 	// umask makes it private until chmod (not needed for 0600). The traps
 	// come first: a cancel between creating the file and setting them left
-	// the file behind.
+	// the file behind. The EXIT trap ignores the signals a cancel sends
+	// (ignoring is inherited by rm): under sudo with use_pty, the HUP of the
+	// closing pty reached rm while it ran and left the file (1 run in ~15).
 	var script strings.Builder
 	fmt.Fprintf(&script, "set -e\numask 077\nt=%s\n", Quote(path.Join(path.Dir(dst), ".koala-upload."+hex.EncodeToString(nonce))))
-	script.WriteString("trap 'rm -f \"$t\"' EXIT\ntrap 'exit 143' HUP INT TERM PIPE\nset -C\n: >\"$t\"\nset +C\ncat >\"$t\"\n")
+	script.WriteString("trap 'trap \"\" HUP INT TERM PIPE; rm -f \"$t\"' EXIT\ntrap 'exit 143' HUP INT TERM PIPE\nset -C\n: >\"$t\"\nset +C\ncat >\"$t\"\n")
 	fmt.Fprintf(&script, "s=$(sha256sum \"$t\")\n[ \"${s%%%% *}\" = %s ] || { echo \"checksum mismatch: received ${s%%%% *}, sent %s\" >&2; exit 1; }\n", sum, sum)
 	if mode != 0o600 {
 		fmt.Fprintf(&script, "chmod %04o \"$t\"\n", mode)
