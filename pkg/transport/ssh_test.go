@@ -139,7 +139,9 @@ func (c *changing) Seek(off int64, whence int) (int64, error) {
 }
 
 // blocking is read whole once (for the checksum); after the rewind it yields
-// some bytes, then blocks until released.
+// the first part only, then blocks until released. What reaches the host
+// before the cancel is never the whole (a cancel that closes the stream must
+// not land a file whose checksum happens to match).
 type blocking struct {
 	rewound, sent bool
 	release       chan struct{}
@@ -153,7 +155,10 @@ func (b *blocking) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	b.sent = true
-	return copy(p, "partial"), nil
+	if b.rewound {
+		return copy(p, "partial"), nil
+	}
+	return copy(p, "partial, and the rest"), nil
 }
 
 func (b *blocking) Seek(off int64, whence int) (int64, error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 )
 
 // execer is the part of a Conn that upload needs, so that every Conn (and the
@@ -19,10 +20,13 @@ type execer interface {
 	Host() string
 }
 
+// cancelCleanupTimeout bounds the removal of a cancelled upload's temporary file.
+const cancelCleanupTimeout = 10 * time.Second
+
 // upload streams src through c's Exec into a temporary file beside dst, checks
 // its sha256 on the host, sets attributes and renames it over dst. The host-side
 // script removes the temporary file on any failure, including a SIGTERM sent
-// when ctx ends.
+// when ctx ends; after a cancel upload removes it once more itself.
 func upload(ctx context.Context, c execer, src io.Reader, dst string, opts UploadOptions) error {
 	if !path.IsAbs(dst) {
 		return fmt.Errorf("upload to %s:%s: destination must be an absolute path", c.Host(), dst)
@@ -48,7 +52,8 @@ func upload(ctx context.Context, c execer, src io.Reader, dst string, opts Uploa
 	// (ignoring is inherited by rm): under sudo with use_pty, the HUP of the
 	// closing pty reached rm while it ran and left the file (1 run in ~15).
 	var script strings.Builder
-	fmt.Fprintf(&script, "set -e\numask 077\nt=%s\n", Quote(path.Join(path.Dir(dst), ".koala-upload."+hex.EncodeToString(nonce))))
+	tmp := path.Join(path.Dir(dst), ".koala-upload."+hex.EncodeToString(nonce))
+	fmt.Fprintf(&script, "set -e\numask 077\nt=%s\n", Quote(tmp))
 	script.WriteString("trap 'trap \"\" HUP INT TERM PIPE; rm -f \"$t\"' EXIT\ntrap 'exit 143' HUP INT TERM PIPE\nset -C\n: >\"$t\"\nset +C\ncat >\"$t\"\n")
 	fmt.Fprintf(&script, "s=$(sha256sum \"$t\")\n[ \"${s%%%% *}\" = %s ] || { echo \"checksum mismatch: received ${s%%%% *}, sent %s\" >&2; exit 1; }\n", sum, sum)
 	if mode != 0o600 {
@@ -60,6 +65,14 @@ func upload(ctx context.Context, c execer, src io.Reader, dst string, opts Uploa
 	fmt.Fprintf(&script, "mv -f \"$t\" %s\n", Quote(dst))
 	res, err := c.Exec(ctx, Command{Cmd: script.String(), Stdin: body})
 	if err != nil {
+		if ctx.Err() != nil {
+			// The script's traps remove the file when the cancel's signal
+			// reaches it, but a signal can be lost on the way (sudo's pty
+			// going away kills what is left): remove it again, best effort.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelCleanupTimeout)
+			c.Exec(rctx, Command{Cmd: "rm -f " + Quote(tmp)})
+			cancel()
+		}
 		return fmt.Errorf("upload to %s:%s: %w", c.Host(), dst, err)
 	}
 	if res.RC != 0 {
