@@ -133,7 +133,7 @@ func (r *runner) runPlay(ctx context.Context, play *playbook.Play) error {
 		}
 		r.bus.emit(&PlayStart{Play: title, Pos: play.Pos.String(), Hosts: b, Batch: i + 1, Batches: len(batches)})
 		r.runBatch(ctx, ps)
-		if len(r.failedOrUnreachable(ps.batch)) == len(ps.batch) {
+		if r.allFailed(ps.batch) {
 			// Every host of the batch failed: ansible-playbook stops, later
 			// plays included.
 			r.endRun = true
@@ -160,18 +160,17 @@ func (r *runner) runBatch(ctx context.Context, ps *playState) {
 	ps.endBatch = false
 }
 
-// failedOrUnreachable lists the hosts of hosts that failed or were unreachable
-// in this play.
-func (r *runner) failedOrUnreachable(hosts []*hostState) []*hostState {
+// allFailed reports whether every one of hosts failed or was unreachable in
+// this play (a host that ended with end_host did not fail).
+func (r *runner) allFailed(hosts []*hostState) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*hostState
 	for _, h := range hosts {
-		if h.failed || h.unreachable {
-			out = append(out, h)
+		if !h.failed && !h.unreachable {
+			return false
 		}
 	}
-	return out
+	return true
 }
 
 // runTasks runs tasks in order on the hosts still active.
