@@ -15,6 +15,7 @@ import (
 	"github.com/koala-stack/koala/pkg/engine"
 	"github.com/koala-stack/koala/pkg/inventory"
 	"github.com/koala-stack/koala/pkg/playbook"
+	"github.com/koala-stack/koala/pkg/plays"
 )
 
 // Action is one lifecycle command.
@@ -122,34 +123,38 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 			return nil, err
 		}
 	}
-	pbPath := filepath.Join(tree, "playbook", a.Playbook)
-	if _, err := os.Stat(pbPath); err != nil {
+	pbDir := filepath.Join(tree, "playbook")
+	if _, err := os.Stat(filepath.Join(pbDir, a.Playbook)); err != nil {
 		return nil, fmt.Errorf("%s: %w (is --playbook-dir a koala tree with playbook/ and roles/?)", a.Name, err)
 	}
 	// group_vars/ and host_vars/ next to the playbook (kolla-ansible's
 	// group_vars/all.yml): inventory precedence, as ansible-playbook loads them.
-	if err := inv.AddPlaybookVars(filepath.Dir(pbPath)); err != nil {
+	if err := inv.AddPlaybookVars(pbDir); err != nil {
 		return nil, err
 	}
-	rolesDir := filepath.Join(tree, "roles")
-	roles := playbook.Source{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir}
-	pb, err := engine.LoadPlaybook(pbPath, []playbook.Source{roles})
+	pt, err := loadTree(tree)
 	if err != nil {
 		return nil, err
 	}
+	pb, err := pt.load(a.Playbook)
+	if err != nil {
+		return nil, err
+	}
+	metas := pt.metas
+	fixed["koala_precheck_ports"] = precheckPorts(metas)
 	if cd != nil {
-		images, err := checkConfig(cd, inv, pb, layers)
+		images, err := checkConfig(cd, inv, pb, metas, layers)
 		if err != nil {
 			return nil, err
 		}
 		// Read by the playbook's registry check (registry_image).
 		fixed["koala_images"] = toAny(images)
 		if a.ReportsNeedsOf != "" {
-			other, err := engine.LoadPlaybook(filepath.Join(tree, "playbook", a.ReportsNeedsOf), []playbook.Source{roles})
+			other, err := pt.load(a.ReportsNeedsOf)
 			if err != nil {
 				return nil, err
 			}
-			problems, err := configProblems(cd, inv, other, layers)
+			problems, err := configProblems(cd, inv, other, metas, layers)
 			if err != nil {
 				return nil, err
 			}
@@ -175,4 +180,50 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		Secrets:   secrets,
 	})
 	return recap, err
+}
+
+// precheckPorts are the ports every service role's meta/main.yml lists, with
+// the group whose hosts must have them free and the container that may hold
+// them, for the prechecks role.
+func precheckPorts(metas []*plays.Meta) []any {
+	var out []any
+	for _, m := range metas {
+		for _, p := range m.Ports {
+			c := p.Container
+			if c == "" {
+				c = m.Role
+			}
+			out = append(out, map[string]any{"port": p.Port, "container": c, "group": m.Group, "enable": m.Enable})
+		}
+	}
+	return out
+}
+
+// playTree is a koala tree (playbook/ and roles/) with the service plays its
+// roles' metadata give (pkg/plays) laid under playbook/services/.
+type playTree struct {
+	playbooks, roles playbook.Source
+	metas            []*plays.Meta
+}
+
+func loadTree(tree string) (*playTree, error) {
+	pbDir, rolesDir := filepath.Join(tree, "playbook"), filepath.Join(tree, "roles")
+	metas, err := plays.Load(os.DirFS(rolesDir), rolesDir)
+	if err != nil {
+		return nil, err
+	}
+	generated, err := plays.Generate(metas)
+	if err != nil {
+		return nil, err
+	}
+	return &playTree{
+		playbooks: playbook.Source{FS: plays.Overlay(os.DirFS(pbDir), generated), Dir: ".", Display: pbDir, OSRoot: pbDir},
+		roles:     playbook.Source{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir},
+		metas:     metas,
+	}, nil
+}
+
+// load loads one playbook of the tree (a name under playbook/).
+func (t *playTree) load(name string) (*playbook.Playbook, error) {
+	return engine.LoadPlaybookFrom(t.playbooks, name, []playbook.Source{t.roles})
 }

@@ -26,10 +26,12 @@ func TestEmbeddedPlaybooksValidate(t *testing.T) {
 	if err != nil || again != tree {
 		t.Fatalf("second extraction = %q, %v; want the same tree %q", again, err, tree)
 	}
-	rolesDir := filepath.Join(tree, "roles")
-	roles := playbook.Source{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir}
+	pt, err := loadTree(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, a := range Actions {
-		if _, err := engine.LoadPlaybook(filepath.Join(tree, "playbook", a.Playbook), []playbook.Source{roles}); err != nil {
+		if _, err := pt.load(a.Playbook); err != nil {
 			t.Errorf("%s (%s):\n%v", name, a.Playbook, err)
 		}
 	}
@@ -43,14 +45,16 @@ func TestEveryRoleHasItsActionTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rolesDir := filepath.Join(tree, "roles")
-	roles := playbook.Source{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir}
+	pt, err := loadTree(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
 	checked := 0
 	for name, a := range Actions {
 		if a.KollaAction == "" {
 			continue
 		}
-		pb, err := engine.LoadPlaybook(filepath.Join(tree, "playbook", a.Playbook), []playbook.Source{roles})
+		pb, err := pt.load(a.Playbook)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/koala-stack/koala/pkg/configdir"
 	"github.com/koala-stack/koala/pkg/passwords"
 	"github.com/koala-stack/koala/pkg/playbook"
+	"github.com/koala-stack/koala/pkg/plays"
 	"github.com/koala-stack/koala/pkg/template"
 )
 
@@ -22,7 +23,7 @@ import (
 // and the groups and passwords the enabled roles need but do not have. It
 // returns the images of the enabled services, for the registry check the
 // playbook runs before it touches a container.
-func checkConfig(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, layers []map[string]any) ([]string, error) {
+func checkConfig(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, metas []*plays.Meta, layers []map[string]any) ([]string, error) {
 	var errs []error
 	if err := cd.Validate(); err != nil {
 		errs = append(errs, err)
@@ -31,10 +32,12 @@ func checkConfig(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, layers
 	if err != nil {
 		return nil, err
 	}
+	n.metas = metas
 	images, problems, err := n.check(pb)
 	if err != nil {
 		return nil, err
 	}
+	problems = append(problems, unsupported(cd, inv, metas)...)
 	if len(problems) > 0 {
 		errs = append(errs, errors.New(strings.Join(problems, "\n")))
 	}
@@ -44,13 +47,42 @@ func checkConfig(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, layers
 // configProblems lists the groups and passwords the enabled roles of pb need
 // but do not have, for `koala prechecks` to report with what it finds on the
 // hosts (its own playbook runs no service role).
-func configProblems(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, layers []map[string]any) ([]string, error) {
+func configProblems(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, metas []*plays.Meta, layers []map[string]any) ([]string, error) {
 	n, err := newNeeds(cd, inv, layers)
 	if err != nil {
 		return nil, err
 	}
+	n.metas = metas
 	_, problems, err := n.check(pb)
-	return problems, err
+	return append(problems, unsupported(cd, inv, metas)...), err
+}
+
+// unsupported lists the enable_* flags globals.yml turns on that no service
+// role reads and group_vars do not define: a service koala has no role for
+// would otherwise be silently left out.
+func unsupported(cd *configdir.Dir, inv Inventory, metas []*plays.Meta) []string {
+	known := map[string]bool{}
+	var services []string
+	for _, m := range metas {
+		known[m.Enable] = true
+		services = append(services, m.Enable)
+	}
+	if hosts := inv.Hosts(); len(hosts) > 0 {
+		for k := range inv.HostVars(hosts[0]) {
+			known[k] = true
+		}
+	}
+	var out []string
+	for _, l := range cd.Globals {
+		for k, v := range l.Vars {
+			if !strings.HasPrefix(k, "enable_") || known[k] || !template.Truthy(v) {
+				continue
+			}
+			out = append(out, fmt.Sprintf("%s:%d: %s: koala has no role for this service, so it would not be deployed (the services koala deploys: %s); set it to \"no\" or remove it", l.File, l.Lines[k], k, strings.Join(services, ", ")))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func newNeeds(cd *configdir.Dir, inv Inventory, layers []map[string]any) (*needs, error) {
@@ -91,6 +123,7 @@ type needs struct {
 	pwFile    string
 	tpl       *template.Engine
 	roleFiles func(r *playbook.Role) ([]byte, error)
+	metas     []*plays.Meta // the service roles, to name the one a group is for
 }
 
 // Inventory is what needs reads of an inventory.
@@ -142,6 +175,12 @@ func (n *needs) check(pb *playbook.Playbook) (images, problems []string, err err
 			reason := fmt.Sprintf("play %q (%s) runs on it", play.Name, play.Pos)
 			if len(uses) > 0 && uses[0].why != "" {
 				reason = fmt.Sprintf("role %s runs on it (%s is true)", uses[0].role.Name, uses[0].why)
+			}
+			for _, m := range n.metas {
+				if m.Group == group {
+					reason = fmt.Sprintf("role %s runs on it (%s | bool is true; %s)", m.Role, m.Enable, m.File)
+					break
+				}
 			}
 			errs = append(errs, fmt.Sprintf("inventory: group %q is missing or has no hosts; %s. Add hosts to [%s] (or a :children entry) or disable the service in globals.yml", group, reason, group))
 		}

@@ -8,9 +8,7 @@ import (
 	"testing"
 
 	"github.com/koala-stack/koala/pkg/configdir"
-	"github.com/koala-stack/koala/pkg/engine"
 	"github.com/koala-stack/koala/pkg/inventory"
-	"github.com/koala-stack/koala/pkg/playbook"
 )
 
 const fullInventory = `
@@ -76,14 +74,16 @@ func checkEmbeddedPlaybook(t *testing.T, playbookName, inv, globals string, pw m
 	if err != nil {
 		t.Fatal(err)
 	}
-	rolesDir := filepath.Join(tree, "roles")
-	pb, err := engine.LoadPlaybook(filepath.Join(tree, "playbook", playbookName),
-		[]playbook.Source{{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir}})
+	pt, err := loadTree(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := pt.load(playbookName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	layers := append(cd.ExtraVars(), map[string]any{"kolla_action": "deploy", "CONFIG_DIR": dir})
-	return checkConfig(cd, in, pb, layers)
+	return checkConfig(cd, in, pb, pt.metas, layers)
 }
 
 const goodGlobals = "kolla_internal_vip_address: 10.0.0.250\nnetwork_interface: eth0\n"

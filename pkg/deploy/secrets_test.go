@@ -11,7 +11,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	koala "github.com/koala-stack/koala"
-	"github.com/koala-stack/koala/pkg/engine"
 	"github.com/koala-stack/koala/pkg/playbook"
 )
 
@@ -66,8 +65,10 @@ func passwordLeaks(t *testing.T, tree string) []string {
 	if err := yaml.Unmarshal(koala.PasswordsTemplate, &tmpl); err != nil {
 		t.Fatal(err)
 	}
-	rolesDir := filepath.Join(tree, "roles")
-	src := []playbook.Source{{FS: os.DirFS(rolesDir), Dir: ".", Display: rolesDir, OSRoot: rolesDir}}
+	pt, err := loadTree(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
 	roles := map[*playbook.Role]bool{}
 	defs := map[string]any{}
 	gv, err := os.ReadFile(filepath.Join(tree, "playbook", "group_vars", "all.yml"))
@@ -98,7 +99,7 @@ func passwordLeaks(t *testing.T, tree string) []string {
 		}
 	}
 	for name, a := range Actions {
-		pb, err := engine.LoadPlaybook(filepath.Join(tree, "playbook", a.Playbook), src)
+		pb, err := pt.load(a.Playbook)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

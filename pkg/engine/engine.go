@@ -96,6 +96,13 @@ func LoadPlaybook(path string, rolesPath []playbook.Source) (*playbook.Playbook,
 	return playbook.LoadFile(path, playbook.Options{RolesPath: rolesPath, CheckTemplate: tpl.Check})
 }
 
+// LoadPlaybookFrom loads the playbook name inside dir, which may be any file
+// system (koala's lifecycle playbooks import generated ones).
+func LoadPlaybookFrom(dir playbook.Source, name string, rolesPath []playbook.Source) (*playbook.Playbook, error) {
+	tpl := template.New()
+	return playbook.Load(dir, name, playbook.Options{RolesPath: rolesPath, CheckTemplate: tpl.Check})
+}
+
 // Run runs every play of the playbook. See the package comment.
 func Run(ctx context.Context, opts Options) (*Recap, error) {
 	if opts.Inventory == nil || opts.Playbook == nil {
