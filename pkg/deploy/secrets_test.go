@@ -71,12 +71,18 @@ func passwordLeaks(t *testing.T, tree string) []string {
 	}
 	roles := map[*playbook.Role]bool{}
 	defs := map[string]any{}
-	gv, err := os.ReadFile(filepath.Join(tree, "playbook", "group_vars", "all.yml"))
-	if err != nil {
-		t.Fatal(err)
+	gvs, err := filepath.Glob(filepath.Join(tree, "playbook", "group_vars", "all", "*.yml"))
+	if err != nil || len(gvs) == 0 {
+		t.Fatalf("no group_vars/all/*.yml in %s: %v", tree, err)
 	}
-	if err := yaml.Unmarshal(gv, &defs); err != nil {
-		t.Fatal(err)
+	for _, f := range gvs {
+		gv, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(gv, &defs); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
 	}
 	var tasks []*playbook.Task
 	var walk func(ts []*playbook.Task)
