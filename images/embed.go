@@ -5,8 +5,10 @@ package images
 
 import "embed"
 
-// FS is the tree: macros.j2, users.yml and one directory per image holding its
-// Dockerfile.j2 and the files it COPYs.
+// FS is the whole tree: macros.j2, users.yml and one directory per project or
+// image holding Dockerfile.j2 and the files it COPYs. Every entry is embedded
+// (this file too, which the tree's loader ignores), so a new image directory
+// needs no change here.
 //
-//go:embed macros.j2 users.yml base openstack-base keystone glance placement heat mariadb rabbitmq memcached haproxy keepalived horizon
+//go:embed *
 var FS embed.FS
