@@ -35,11 +35,47 @@ var confDefaultKeys = map[string]bool{
 	"install_type": true, "threads": true, "retries": true, "profile": true,
 }
 
-// DefaultProfiles are Kolla's built-in profiles, restricted to koala's tree.
-var DefaultProfiles = map[string][]string{
-	"infra":   {"^haproxy$", "^keepalived$", "^mariadb", "^memcached$", "^rabbitmq$"},
-	"main":    {"^glance", "^heat", "^horizon$", "^keystone", "^placement"},
-	"default": {"^glance", "^haproxy$", "^heat", "^horizon$", "^keepalived$", "^keystone", "^mariadb", "^memcached$", "^placement", "^rabbitmq$"},
+// DerivedProfiles are Kolla's built-in profiles, read from the tree itself
+// (so a new image directory is in them without a list to edit): main is
+// every image built on openstack-base, infra every other image that is not a
+// base, default both. A [profiles] entry of koala-build.conf with the same
+// name wins.
+func DerivedProfiles(t *Tree, r *Renderer) (map[string][]string, error) {
+	parent := map[string]string{}
+	for _, n := range t.Names() {
+		rd, err := r.Render(n)
+		if err != nil {
+			return nil, err
+		}
+		parent[n] = rd.Parent
+	}
+	isBase := map[string]bool{}
+	for _, p := range parent {
+		isBase[p] = true
+	}
+	out := map[string][]string{"infra": nil, "main": nil, "default": nil}
+	for _, n := range t.Names() {
+		if n == "base" || n == "openstack-base" {
+			continue
+		}
+		onOpenstack := false
+		for p := parent[n]; p != ""; p = parent[p] {
+			if p == "openstack-base" {
+				onOpenstack = true
+			}
+		}
+		re := "^" + regexp.QuoteMeta(n) + "$"
+		switch {
+		case onOpenstack:
+			out["main"] = append(out["main"], re)
+		case isBase[n]:
+			continue // a project's own base (none outside openstack-base today)
+		default:
+			out["infra"] = append(out["infra"], re)
+		}
+		out["default"] = append(out["default"], re)
+	}
+	return out, nil
 }
 
 // LoadConf reads path. All mistakes are reported at once, each with file:line.

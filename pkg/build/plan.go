@@ -12,7 +12,7 @@ import (
 type Selection struct {
 	Regexes     []string            // an image matches when any regex matches part of its name
 	Profile     string              // a profile's regexes are added to Regexes
-	Profiles    map[string][]string // known profiles (DefaultProfiles plus koala-build.conf)
+	Profiles    map[string][]string // koala-build.conf's [profiles]; DerivedProfiles for the rest
 	SkipParents bool                // do not build the parents of matched images
 }
 
@@ -33,7 +33,14 @@ func NewPlan(t *Tree, r *Renderer, v Vars, sel Selection) (*Plan, error) {
 	if sel.Profile != "" {
 		p, ok := sel.Profiles[sel.Profile]
 		if !ok {
-			return nil, fmt.Errorf("unknown profile %q (known: %s; add one under [profiles] in koala-build.conf)", sel.Profile, strings.Join(sortedKeys(sel.Profiles), ", "))
+			derived, err := DerivedProfiles(t, r)
+			if err != nil {
+				return nil, err
+			}
+			if p, ok = derived[sel.Profile]; !ok {
+				known := append(sortedKeys(sel.Profiles), sortedKeys(derived)...)
+				return nil, fmt.Errorf("unknown profile %q (known: %s; add one under [profiles] in koala-build.conf)", sel.Profile, strings.Join(known, ", "))
+			}
 		}
 		patterns = append(patterns, p...)
 	}

@@ -13,9 +13,6 @@ import (
 
 func plan(t *testing.T, tr *Tree, sel Selection) *Plan {
 	t.Helper()
-	if sel.Profiles == nil {
-		sel.Profiles = DefaultProfiles
-	}
 	pl, err := NewPlan(tr, tr.NewRenderer(defaultVars, nil), defaultVars, sel)
 	if err != nil {
 		t.Fatal(err)
@@ -35,6 +32,8 @@ func TestSelection(t *testing.T) {
 		{"regex matches anywhere", Selection{Regexes: []string{"heat-"}}, []string{"base", "openstack-base", "heat-base", "heat-api", "heat-engine"}},
 		{"two regexes", Selection{Regexes: []string{"^memcached$", "^rabbitmq$"}}, []string{"base", "memcached", "rabbitmq"}},
 		{"profile infra", Selection{Profile: "infra"}, []string{"base", "haproxy", "keepalived", "mariadb-server", "memcached", "rabbitmq"}},
+		{"profile main", Selection{Profile: "main"}, []string{"base", "openstack-base", "glance-base", "heat-base", "horizon", "keystone-base", "placement-base", "glance-api", "heat-api", "heat-engine", "keystone", "placement-api"}},
+		{"conf profile replaces a derived one", Selection{Profile: "infra", Profiles: map[string][]string{"infra": {"^haproxy$"}}}, []string{"base", "haproxy"}},
 		{"custom profile", Selection{Profile: "mine", Profiles: map[string][]string{"mine": {"^glance-api$"}}}, []string{"base", "openstack-base", "glance-base", "glance-api"}},
 	}
 	for _, c := range cases {
@@ -70,7 +69,7 @@ func TestSelectionErrors(t *testing.T) {
 		sel  Selection
 		want string
 	}{
-		{Selection{Profile: "nope", Profiles: DefaultProfiles}, `unknown profile "nope" (known: default, infra, main`},
+		{Selection{Profile: "nope"}, `unknown profile "nope" (known: default, infra, main`},
 		{Selection{Regexes: []string{"("}}, `image selection "("`},
 		{Selection{Regexes: []string{"^nova"}}, "no image of the tree matches ^nova"},
 	} {

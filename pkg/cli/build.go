@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/koala-stack/koala/images"
 	"github.com/koala-stack/koala/pkg/build"
+	"github.com/koala-stack/koala/pkg/deploy"
 )
 
 // defaultBuildConf is read when it exists and --config-file is not given.
@@ -34,6 +37,8 @@ func buildImagesCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "images-dir", Usage: "use the Dockerfile.j2 tree in this directory instead of the embedded one"},
 			&ucli.StringFlag{Name: "template-override", Usage: "a file of {% block %}s replacing the tree's blocks (<image>_header, <image>_footer, <image>_packages_append/_remove)"},
 			&ucli.StringFlag{Name: "profile", Usage: "a named list of regexes: infra, main, default or one from [profiles]"},
+			&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "with --configdir: build the images of the services it enables (as koala deploy finds them)"},
+			&ucli.StringFlag{Name: "configdir", Usage: "with -i: the config directory (globals.yml, passwords.yml) whose enabled services' images to build"},
 			&ucli.BoolFlag{Name: "skip-parents", Usage: "build only the matched images, not their parents"},
 			&ucli.BoolFlag{Name: "skip-existing", Usage: "skip images the engine already has"},
 			&ucli.BoolFlag{Name: "list-images", Usage: "print the images that would be built and exit"},
@@ -111,15 +116,17 @@ func buildImages(c *ucli.Context) error {
 	if vars.InstallType != "binary" && vars.InstallType != "source" {
 		return fmt.Errorf("--install-type %q: want binary or source", vars.InstallType)
 	}
-	profiles := map[string][]string{}
-	for k, v := range build.DefaultProfiles {
-		profiles[k] = v
-	}
-	for k, v := range conf.Profiles {
-		profiles[k] = v
+	profiles := conf.Profiles
+	regexes := c.Args().Slice()
+	if c.IsSet("configdir") || c.IsSet("inventory") {
+		re, err := deployedImages(c)
+		if err != nil {
+			return err
+		}
+		regexes = append(regexes, re)
 	}
 	plan, err := build.NewPlan(tree, tree.NewRenderer(vars, ov), vars, build.Selection{
-		Regexes: c.Args().Slice(), Profile: opt("profile"), Profiles: profiles, SkipParents: c.Bool("skip-parents"),
+		Regexes: regexes, Profile: opt("profile"), Profiles: profiles, SkipParents: c.Bool("skip-parents"),
 	})
 	if err != nil {
 		return err
@@ -211,4 +218,32 @@ func loadBuildConf(c *ucli.Context) (*build.Conf, error) {
 		path = defaultBuildConf
 	}
 	return build.LoadConf(path)
+}
+
+// deployedImages is a regex of the tree's images that the services enabled
+// by --configdir run on -i's hosts: the list koala deploy checks in the
+// registry, so that a new service's images are built without naming them.
+func deployedImages(c *ucli.Context) (string, error) {
+	if !c.IsSet("configdir") || !c.IsSet("inventory") {
+		return "", errors.New("build-images: -i and --configdir go together (the images of the services a config directory enables)")
+	}
+	cache, _ := os.UserCacheDir()
+	refs, err := deploy.Images(deploy.Options{
+		Inventories: c.StringSlice("inventory"), ConfigDir: c.String("configdir"), CacheDir: filepath.Join(cache, "koala"),
+	})
+	if err != nil {
+		return "", fmt.Errorf("build-images: the images of %s: %w", c.String("configdir"), err)
+	}
+	if len(refs) == 0 {
+		return "", fmt.Errorf("build-images: %s enables no service with an image", c.String("configdir"))
+	}
+	var names []string
+	for _, r := range refs {
+		name := path.Base(r)
+		if i := strings.LastIndex(name, ":"); i > 0 {
+			name = name[:i]
+		}
+		names = append(names, regexp.QuoteMeta(name))
+	}
+	return "^(" + strings.Join(names, "|") + ")$", nil
 }

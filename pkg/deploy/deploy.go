@@ -80,9 +80,18 @@ type Options struct {
 	Vars map[string]any
 }
 
-// Run loads everything the action needs, reports every problem it finds before
-// any host is touched, then runs the action's playbook.
-func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
+// loaded is what every command reads before it runs a playbook.
+type loaded struct {
+	inv    *inventory.Inventory
+	cd     *configdir.Dir // nil when the action needs no config directory
+	layers []map[string]any
+	fixed  map[string]any // CONFIG_DIR, kolla_action, koala's own: one of layers
+	pt     *playTree
+}
+
+// load reads the inventory, the config directory, -e and the tree of
+// playbooks and roles (the embedded one or --playbook-dir).
+func load(a Action, o Options) (*loaded, error) {
 	inv, err := inventory.Load(o.Inventories...)
 	if err != nil {
 		return nil, err
@@ -90,13 +99,12 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 	if err := confirm(a, inv, o); err != nil {
 		return nil, err
 	}
-	var layers []map[string]any
-	var cd *configdir.Dir
+	l := &loaded{inv: inv}
 	if a.NeedsConfig {
-		if cd, err = configdir.Load(o.ConfigDir, o.PasswordsFile); err != nil {
+		if l.cd, err = configdir.Load(o.ConfigDir, o.PasswordsFile); err != nil {
 			return nil, err
 		}
-		layers = cd.ExtraVars()
+		l.layers = l.cd.ExtraVars()
 	}
 	cli, err := engine.ParseExtraVars(o.ExtraVars)
 	if err != nil {
@@ -104,15 +112,15 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 	}
 	// kolla-ansible passes these as extra vars too: CONFIG_DIR and
 	// kolla_action sit above globals.yml, below the operator's -e.
-	fixed := map[string]any{"CONFIG_DIR": o.ConfigDir}
+	l.fixed = map[string]any{"CONFIG_DIR": o.ConfigDir}
 	for k, v := range o.Vars {
-		fixed[k] = v
+		l.fixed[k] = v
 	}
 	if a.KollaAction != "" {
-		fixed["kolla_action"] = a.KollaAction
+		l.fixed["kolla_action"] = a.KollaAction
 	}
-	layers = append(layers, fixed)
-	layers = append(layers, cli...)
+	l.layers = append(l.layers, l.fixed)
+	l.layers = append(l.layers, cli...)
 
 	tree := o.PlaybookDir
 	if tree == "" {
@@ -128,14 +136,45 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		return nil, fmt.Errorf("%s: %w (is --playbook-dir a koala tree with playbook/ and roles/?)", a.Name, err)
 	}
 	// group_vars/ and host_vars/ next to the playbook (kolla-ansible's
-	// group_vars/all.yml): inventory precedence, as ansible-playbook loads them.
+	// group_vars/all/): inventory precedence, as ansible-playbook loads them.
 	if err := inv.AddPlaybookVars(pbDir); err != nil {
 		return nil, err
 	}
-	pt, err := loadTree(tree)
+	if l.pt, err = loadTree(tree); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Images lists the images of the services the config directory enables, as
+// `koala deploy` checks them in the registry before it starts: what
+// `koala build-images -i INV --configdir DIR` builds.
+func Images(o Options) ([]string, error) {
+	a := Actions["deploy"]
+	l, err := load(a, o)
 	if err != nil {
 		return nil, err
 	}
+	pb, err := l.pt.load(a.Playbook)
+	if err != nil {
+		return nil, err
+	}
+	n, err := newNeeds(l.cd, l.inv, l.layers)
+	if err != nil {
+		return nil, err
+	}
+	images, _, err := n.check(pb)
+	return images, err
+}
+
+// Run loads everything the action needs, reports every problem it finds before
+// any host is touched, then runs the action's playbook.
+func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
+	l, err := load(a, o)
+	if err != nil {
+		return nil, err
+	}
+	inv, cd, layers, fixed, pt := l.inv, l.cd, l.layers, l.fixed, l.pt
 	pb, err := pt.load(a.Playbook)
 	if err != nil {
 		return nil, err

@@ -132,7 +132,7 @@ func loadMeta(roles fs.FS, display, role string) (*Meta, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", shown, err)
 	}
-	block := koalaBlock(&doc)
+	key, block := koalaBlock(&doc)
 	if block == nil {
 		return nil, nil
 	}
@@ -147,7 +147,7 @@ func loadMeta(roles fs.FS, display, role string) (*Meta, error) {
 	if err := dec.Decode(m); err != nil {
 		return nil, fmt.Errorf("%s:%d: koala: %v (known keys: group, enable, after, replace, collects, ports, plays)", shown, block.Line, err)
 	}
-	m.Role, m.File, m.Line = role, shown, block.Line
+	m.Role, m.File, m.Line = role, shown, key.Line
 	if m.Enable == "" {
 		m.Enable = "enable_" + strings.ReplaceAll(role, "-", "_")
 	}
@@ -162,18 +162,18 @@ func loadMeta(roles fs.FS, display, role string) (*Meta, error) {
 	return m, m.validate()
 }
 
-// koalaBlock is the value of the top-level koala: key, or nil.
-func koalaBlock(doc *yaml.Node) *yaml.Node {
+// koalaBlock is the top-level koala: key and its value, or nils.
+func koalaBlock(doc *yaml.Node) (key, value *yaml.Node) {
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil
+		return nil, nil
 	}
 	top := doc.Content[0]
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		if top.Content[i].Value == "koala" {
-			return top.Content[i+1]
+			return top.Content[i], top.Content[i+1]
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func (m *Meta) errorf(format string, a ...any) error {

@@ -26,8 +26,6 @@ e2e_subnet() {
 }
 SUBNET=${E2E_SUBNET:-$(e2e_subnet)}
 NODES=${E2E_NODES:-3}
-# The control-plane images a deploy of the lab uses.
-E2E_IMAGES='^(base|openstack-base|mariadb-server|rabbitmq|memcached|haproxy|keepalived|keystone-base|keystone)$'
 # SSH connects take seconds on a loaded 2-core machine running a 3-node lab;
 # E2E_KOALA_ARGS adds options to every lifecycle command.
 read -ra e2e_extra <<< "${E2E_KOALA_ARGS:-}"
@@ -49,16 +47,17 @@ e2e_setup() {
   $KOALA lab up --name "$LAB" --nodes "$NODES" --subnet "$SUBNET" --lab-dir "$LAB_DIR" --registry-port "$REG_PORT"
   [ -f "$INV" ] || fail "lab up wrote no inventory at $INV"
 
-  step "build-images for the control plane, pushed to the lab registry"
-  $KOALA build-images --push --registry "127.0.0.1:$REG_PORT" --registry-insecure \
-    --logs-dir "$WORK/build-logs" "$E2E_IMAGES"
-
   step "config directory: the lab's globals.yml, kolla-ansible's passwords.yml, genpwd"
   mkdir -p "$CONF"
   cp "$LAB_DIR/globals.yml" "$CONF/globals.yml"
   [ -f "$CONF/passwords.yml" ] || cp ../shared/compat/kolla-ansible/passwords.yml "$CONF/passwords.yml"
   if [ -n "${E2E_GLOBALS_EXTRA:-}" ]; then printf '%s\n' "$E2E_GLOBALS_EXTRA" >> "$CONF/globals.yml"; fi
   $KOALA genpwd -p "$CONF/passwords.yml"
+
+  # The images of the services globals.yml enables (koala deploy's list).
+  step "build-images for the enabled services, pushed to the lab registry"
+  $KOALA build-images --push --registry "127.0.0.1:$REG_PORT" --registry-insecure \
+    --logs-dir "$WORK/build-logs" -i "$INV" --configdir "$CONF"
 }
 
 # `koala lab status` columns: NAME ROLE HOST ADDRESS STATE NETWORK [holds VIP]
