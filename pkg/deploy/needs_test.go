@@ -25,6 +25,10 @@ control
 control
 [keystone:children]
 control
+[glance-api:children]
+control
+[placement-api:children]
+control
 [baremetal:children]
 control
 `
@@ -33,6 +37,8 @@ var goodPasswords = map[string]string{
 	"database_password": "d", "keystone_admin_password": "k", "keystone_database_password": "kd",
 	"rabbitmq_password": "r", "rabbitmq_cluster_cookie": "c", "keepalived_password": "ka",
 	"haproxy_password": "h", "docker_registry_password": "",
+	"glance_database_password": "gd", "glance_keystone_password": "gk", "placement_database_password": "pd",
+	"placement_keystone_password": "pk", "memcache_secret_key": "m",
 }
 
 // checkEmbedded runs the checks of `koala deploy` (site.yml of the embedded
@@ -116,8 +122,9 @@ func TestCheckConfigFindsEveryPasswordTheRolesRead(t *testing.T) {
 			t.Errorf("%s reported missing: %v, want %v", k, got, !got)
 		}
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 7 {
-		t.Errorf("want 7 problems, got %d:\n%v", n, err)
+	// Every key of goodPasswords but docker_registry_password, nothing else.
+	if n, want := strings.Count(err.Error(), "\n")+1, len(goodPasswords)-1; n != want {
+		t.Errorf("want %d problems, got %d:\n%v", want, n, err)
 	}
 }
 
@@ -164,7 +171,7 @@ func TestCheckConfigNamesMissingPasswords(t *testing.T) {
 		t.Errorf("docker_registry_password may stay empty:\n%s", msg)
 	}
 	// Keystone disabled: its database password is not needed.
-	if err := checkEmbedded(t, fullInventory, goodGlobals+"enable_keystone: no\nenable_haproxy: no\n", pw); err != nil {
+	if err := checkEmbedded(t, fullInventory, goodGlobals+"enable_keystone: no\nenable_haproxy: no\nenable_glance: no\nenable_placement: no\n", pw); err != nil {
 		t.Fatalf("keystone and haproxy disabled: %v", err)
 	}
 }
@@ -189,10 +196,23 @@ func TestCheckConfigListsTheEnabledServicesImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"10.0.0.1:5000/kolla/keystone:zed", "10.0.0.1:5000/kolla/mariadb-server:zed",
-		"10.0.0.1:5000/kolla/memcached:zed", "10.0.0.1:5000/kolla/rabbitmq:zed",
+		"10.0.0.1:5000/kolla/glance-api:zed", "10.0.0.1:5000/kolla/keystone:zed", "10.0.0.1:5000/kolla/mariadb-server:zed",
+		"10.0.0.1:5000/kolla/memcached:zed", "10.0.0.1:5000/kolla/placement-api:zed", "10.0.0.1:5000/kolla/rabbitmq:zed",
 	}
 	if !reflect.DeepEqual(images, want) {
 		t.Fatalf("images %v, want %v", images, want)
+	}
+}
+
+// An enable_ flag for a service no role deploys is named with its
+// globals.yml line, not silently ignored; the flags koala knows pass.
+func TestCheckConfigNamesUnsupportedServices(t *testing.T) {
+	err := checkEmbedded(t, fullInventory, goodGlobals+"enable_nova: \"yes\"\nenable_cinder: no\nenable_glance: yes\n", goodPasswords)
+	if err == nil {
+		t.Fatal("enable_nova: want an error")
+	}
+	want := `globals.yml:3: enable_nova: koala has no role for this service`
+	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "enable_cinder") || strings.Contains(err.Error(), "enable_glance:") {
+		t.Fatalf("error %v, want %q only (enable_cinder is off, enable_glance is known)", err, want)
 	}
 }
