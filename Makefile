@@ -91,12 +91,13 @@ lab: deps build
 # What the lab, the tests and the end-to-end run need from Debian: sshd and
 # sudo (integration hosts), debootstrap (the base image), ansible-core (the
 # inventory reference and the engine benchmark), mariadb-server (the mysql_*
-# modules' real server), python3-openstackclient (the e2e's client),
+# modules' real server), python3-openstackclient and python3-osc-placement
+# (the e2e's client),
 # docker-registry and haproxy (the registry_image, pull and TLS termination
 # tests run them on loopback), bc and curl (the e2e's token client). Installs
 # only what is missing; needs root then.
 DEPS := openssh-server openssh-client sudo debootstrap ansible-core iproute2 procps \
-	findutils kmod mariadb-server python3-openstackclient time docker-registry haproxy bc curl
+	findutils kmod mariadb-server python3-openstackclient python3-osc-placement time docker-registry haproxy bc curl
 .PHONY: deps
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

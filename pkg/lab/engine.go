@@ -108,12 +108,16 @@ func localEngine(eng client.APIClient) bool {
 // nodeHostConfig is what makes a node container a host: every capability the
 // engine can grant, no seccomp/AppArmor confinement, all devices allowed,
 // writable /proc/sys, tmpfs /run and /tmp (no stale pid files after a kill), the
-// node's own /var/lib/docker volume and the host's kernel modules.
+// node's own /var/lib/docker volume, the lab's shared volume and the host's
+// kernel modules.
 func nodeHostConfig(eng client.APIClient, p *Plan, n NodePlan) *container.HostConfig {
 	hc := &container.HostConfig{
 		NetworkMode: container.NetworkMode(p.Network),
 		Tmpfs:       map[string]string{"/run": "rw,exec,nosuid,nodev,mode=755", "/tmp": "rw,exec,nosuid,nodev,mode=1777"},
-		Mounts:      []mount.Mount{{Type: mount.TypeVolume, Source: n.Volume, Target: "/var/lib/docker"}},
+		Mounts: []mount.Mount{
+			{Type: mount.TypeVolume, Source: n.Volume, Target: "/var/lib/docker"},
+			{Type: mount.TypeVolume, Source: p.SharedVolume(), Target: SharedDir},
+		},
 	}
 	if _, err := os.Stat("/lib/modules"); err == nil && localEngine(eng) {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: "/lib/modules", Target: "/lib/modules", ReadOnly: true})

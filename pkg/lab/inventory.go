@@ -65,5 +65,9 @@ docker_registry_insecure: "yes"
 # The nodes' Docker engines cap open files at 20000; haproxy needs twice its
 # maxconn and a few more (kolla-ansible's default, 40000, would not start).
 haproxy_max_connections: 8000
-`, p.Name, p.Release, Interface, p.VIP.String(), fmt.Sprint(p.RouterID), p.RegPort, p.RegHost)
+# The lab's stand-in for shared storage (NFS): a volume every node mounts at
+# %s. Glance's file backend keeps its images there, so glance-api
+# runs on every node (on a node-local volume it would run on the first only).
+glance_file_datadir_volume: "%s/glance"
+`, p.Name, p.Release, Interface, p.VIP.String(), fmt.Sprint(p.RouterID), p.RegPort, p.RegHost, SharedDir, SharedDir)
 }

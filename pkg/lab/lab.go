@@ -200,6 +200,14 @@ func NewPlan(c Config) (*Plan, error) {
 func (p *Plan) RegistryContainer() string { return p.Name + "-registry" }
 func (p *Plan) RegistryVolume() string    { return p.Name + "-registry-data" }
 
+// SharedVolume is mounted at SharedDir in every node: the lab's stand-in for
+// the shared storage (NFS, CephFS) real hosts mount for services that keep
+// files every host must see (glance's file backend).
+func (p *Plan) SharedVolume() string { return p.Name + "-shared" }
+
+// SharedDir is where every node mounts SharedVolume.
+const SharedDir = "/srv/koala-shared"
+
 // KeyFile is the client private key that logs in to every node.
 func (p *Plan) KeyFile() string { return filepath.Join(p.Dir, "id_ed25519") }
 

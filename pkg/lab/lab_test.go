@@ -319,6 +319,14 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	// The shared volume is one file system on every node (glance's images).
+	t.Run("shared storage", func(t *testing.T) {
+		sh(t, "node01", "echo from-node01 | sudo tee "+SharedDir+"/probe >/dev/null")
+		if out := sh(t, p.Nodes[2].Hostname, "cat "+SharedDir+"/probe"); out != "from-node01" {
+			t.Errorf("%s reads %q in %s, want what node01 wrote", p.Nodes[2].Hostname, out, SharedDir)
+		}
+	})
+
 	t.Run("stop, kill and start keep the address", func(t *testing.T) {
 		n2 := p.Nodes[1]
 		// As bootstrap-servers leaves it: a setting in /etc/sysctl.d that the

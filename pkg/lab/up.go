@@ -193,6 +193,9 @@ func Up(ctx context.Context, eng client.APIClient, p *Plan) (res *UpResult, err 
 	if err != nil {
 		return res, fmt.Errorf("node image %s: %w", NodeImage, err)
 	}
+	if err := ensureVolume(p.SharedVolume(), "shared"); err != nil {
+		return res, err
+	}
 	var waitFor []NodePlan
 	for _, n := range p.Nodes {
 		if c, ok := byName[n.Container]; ok && c.ImageID != nodeImage.ID {

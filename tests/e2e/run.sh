@@ -46,6 +46,19 @@ openstack user show e2e-user >/dev/null 2>&1 || openstack user create --project 
 endpoints=$(openstack endpoint list -f value -c 'Service Name' -c Interface)
 grep -q 'keystone internal' <<< "$endpoints" || fail "no internal identity endpoint: $endpoints"
 
+step "glance and placement through the VIP"
+# A 20 MB image in and out of glance, byte for byte; placement answers.
+head -c 20M /dev/urandom > "$WORK/e2e-image.raw"
+openstack image show e2e-image >/dev/null 2>&1 || openstack image create --file "$WORK/e2e-image.raw" \
+  --disk-format raw --container-format bare e2e-image >/dev/null || fail "openstack image create"
+image_roundtrip() {
+  rm -f "$WORK/e2e-image.out"
+  openstack image save --file "$WORK/e2e-image.out" e2e-image || fail "openstack image save $1"
+  cmp -s "$WORK/e2e-image.raw" "$WORK/e2e-image.out" || fail "the image glance returned $1 differs from the one uploaded"
+  openstack resource provider list >/dev/null || fail "openstack resource provider list $1"
+}
+image_roundtrip "after the upload"
+
 step "a second deploy restarts nothing"
 before=$(started_at)
 $KOALA deploy "${common[@]}" --json > "$WORK/redeploy.jsonl" || { grep -E '"status":"(failed|unreachable)"' "$WORK/redeploy.jsonl" | head -5; fail "the no-change deploy failed"; }
@@ -66,6 +79,7 @@ done
 [ -n "$moved" ] || fail "the VIP did not move within 10 s"
 openstack token issue -f value -c id >/dev/null || fail "token issue after failover"
 openstack project show e2e-project >/dev/null || fail "project created before the failover is gone"
+image_roundtrip "after the VIP holder was killed"
 
 step "restart the killed node; it rejoins after deploy --limit"
 $KOALA lab start --name "$LAB" "$holder"
