@@ -60,6 +60,9 @@ e2e_setup() {
     --logs-dir "$WORK/build-logs" -i "$INV" --configdir "$CONF"
 }
 
+# vip_url PORT: http://VIP:PORT, the VIP from globals.yml.
+vip_url() { echo "http://$(sed -n 's/^kolla_internal_vip_address: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CONF/globals.yml"):$1"; }
+
 # `koala lab status` columns: NAME ROLE HOST ADDRESS STATE NETWORK [holds VIP]
 # Node rows only: the line "no node holds the VIP" has "node" in column 2 too.
 nodes() { $KOALA lab status --name "$LAB" | awk -v p="$LAB-node" '$2 == "node" && index($1, p) == 1 {print $1}'; }
@@ -76,20 +79,44 @@ restarted() { { diff <(echo "$1") <(echo "$2") || true; } | awk '/^>/ {sub("^/",
 # failed. Sets TOOK (CMD's seconds); the requests go to $WORK/NAME-tokens.log.
 under_token_client() {
   local name=$1; shift
-  tests/e2e/token-loop.sh "$CONF/admin-openrc.sh" "$WORK/$name-tokens.log" > "$WORK/$name-tokens.summary" &
+  under_client "$name" tokens 201 "$@"
+}
+
+# under_api_client NAME URLS CMD...: the same with tests/e2e/api-loop.sh
+# asking every URL of URLS (space-separated) through the VIP.
+under_api_client() {
+  local name=$1 urls=$2; shift 2
+  # shellcheck disable=SC2086
+  under_client "$name" api 200 "$@" -- $urls
+}
+
+# under_client NAME KIND OK CMD... [-- URLS]: run CMD while the KIND client
+# (tokens: token-loop.sh, api: api-loop.sh URLS) asks through the VIP; fail if
+# CMD fails or any request did not answer OK.
+under_client() {
+  local name=$1 kind=$2 ok=$3; shift 3
+  local cmd=() urls=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do cmd+=("$1"); shift; done
+  [ $# -gt 0 ] && { shift; urls=("$@"); }
+  local log="$WORK/$name-$kind.log" sum="$WORK/$name-$kind.summary"
+  if [ "$kind" = tokens ]; then
+    tests/e2e/token-loop.sh "$CONF/admin-openrc.sh" "$log" > "$sum" &
+  else
+    tests/e2e/api-loop.sh "$CONF/admin-openrc.sh" "$log" "${urls[@]}" > "$sum" &
+  fi
   local loop=$! s0 rc=0
   sleep 5
   s0=$(date +%s.%N)
-  "$@" || rc=$?
+  "${cmd[@]}" || rc=$?
   TOOK=$(echo "$(date +%s.%N) - $s0" | bc)
   sleep 5
   kill "$loop"; wait "$loop" || true
-  [ "$rc" = 0 ] || fail "$name: $* exited $rc"
+  [ "$rc" = 0 ] || fail "$name: ${cmd[*]} exited $rc"
   local summary failures requests
-  summary=$(cat "$WORK/$name-tokens.summary")
-  echo "$name took $TOOK s; token client: $summary"
+  summary=$(cat "$sum")
+  echo "$name took $TOOK s; $kind client: $summary"
   failures=$(sed -n 's/.*failures=\([0-9]*\).*/\1/p' <<< "$summary")
   requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<< "$summary")
-  [ "${requests:-0}" -gt 0 ] || fail "$name: the token client made no request"
-  [ "$failures" = 0 ] || { awk '$2 != 201' "$WORK/$name-tokens.log" | head; fail "$name: $failures of $requests token requests failed"; }
+  [ "${requests:-0}" -gt 0 ] || fail "$name: the $kind client made no request"
+  [ "$failures" = 0 ] || { awk -v ok="$ok" '$2 != ok' "$log" | head; fail "$name: $failures of $requests $kind requests failed"; }
 }

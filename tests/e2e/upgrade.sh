@@ -51,4 +51,29 @@ $KOALA upgrade "${common[@]}" --tags keystone
 echo "no-change upgrade took $(echo "$(date +%s.%N) - $s0" | bc) s"
 [ "$after" = "$(containers)" ] || fail "the no-change upgrade restarted containers"
 
+step "glance and placement rebuilt (one more label) and rolled under an API client"
+tag=$(sed -n 's/^openstack_release: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CONF/globals.yml")
+cat > "$WORK/upgrade-override-gp.j2" <<EOF
+{% block glance_api_footer %}
+LABEL org.koala.e2e.rebuilt="$(date +%s)"
+{% endblock %}
+{% block placement_api_footer %}
+LABEL org.koala.e2e.rebuilt="$(date +%s)"
+{% endblock %}
+EOF
+$KOALA build-images --push --registry "127.0.0.1:$REG_PORT" --registry-insecure \
+  --logs-dir "$WORK/build-logs" --template-override "$WORK/upgrade-override-gp.j2" '^(glance-api|placement-api)$'
+before=$(containers)
+under_api_client upgrade-gp "$(vip_url 9292)/v2/images $(vip_url 8780)/" \
+  $KOALA upgrade "${common[@]}" --tags glance,placement
+after=$(containers)
+for svc in glance_api placement_api; do
+  image=${svc/_/-}
+  id=$(docker image inspect -f '{{.Id}}' "127.0.0.1:$REG_PORT/kolla/$image:$tag")
+  n=$(echo "$after" | awk -v s="/$svc" -v id="$id" '$2 == s && $4 == id' | wc -l)
+  [ "$n" = 3 ] || fail "$n $svc containers run the rebuilt image, want 3"
+done
+diff <(echo "$before" | grep -v -E ' /(glance|placement)_api ') <(echo "$after" | grep -v -E ' /(glance|placement)_api ') ||
+  fail "the glance/placement upgrade restarted other containers"
+
 step "UPGRADE E2E PASSED"
