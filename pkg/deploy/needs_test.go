@@ -216,3 +216,129 @@ func TestCheckConfigNamesUnsupportedServices(t *testing.T) {
 		t.Fatalf("error %v, want %q only (enable_cinder is off, enable_glance is known)", err, want)
 	}
 }
+
+// A service is its directories: the embedded tree without roles/placement
+// and group_vars/all/placement.yml deploys everything else exactly as before
+// (the same plays, frontends, ports, images and passwords but placement's),
+// and with them placement is in every one of those lists. Nothing else names
+// placement.
+func TestServiceIsItsDirectories(t *testing.T) {
+	with, err := extractAssets(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := t.TempDir()
+	if err := os.CopyFS(without, os.DirFS(with)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"roles/placement", "playbook/group_vars/all/placement.yml"} {
+		if err := os.RemoveAll(filepath.Join(without, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type view struct {
+		plays    map[string][]string
+		ports    []string
+		images   []string
+		problems []string
+	}
+	look := func(tree string) view {
+		pt, err := loadTree(tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := view{plays: map[string][]string{}}
+		for _, name := range []string{"site.yml", "reconfigure.yml", "upgrade.yml", "stop.yml"} {
+			pb, err := pt.load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pb.Plays {
+				// A play of placement's own, or placement's part of another
+				// (the loadbalancer's collected frontends, upgrade's pulls).
+				entry := p.Name
+				for _, task := range p.Tasks {
+					if r := task.IncludedRole; r != nil && !strings.Contains(entry, " "+r.Name) {
+						entry += " " + r.Name
+					}
+				}
+				v.plays[name] = append(v.plays[name], entry)
+			}
+		}
+		for _, p := range precheckPorts(pt.metas) {
+			v.ports = append(v.ports, p.(map[string]any)["port"].(string))
+		}
+		dir := t.TempDir()
+		pw := ""
+		for k, val := range goodPasswords {
+			pw += k + ": \"" + val + "\"\n"
+		}
+		for name, text := range map[string]string{"inventory": fullInventory, "globals.yml": goodGlobals, "passwords.yml": strings.ReplaceAll(pw, "placement_database_password: \"pd\"\n", "")} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in, err := inventory.Load(filepath.Join(dir, "inventory"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := in.AddPlaybookVars(filepath.Join(tree, "playbook")); err != nil {
+			t.Fatal(err)
+		}
+		cd, err := configdir.Load(dir, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, err := pt.load("site.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := newNeeds(cd, in, append(cd.ExtraVars(), map[string]any{"kolla_action": "deploy", "CONFIG_DIR": dir}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.images, v.problems, err = n.check(pb); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b := look(with), look(without)
+	mentions := func(l []string) (out []string) {
+		for _, s := range l {
+			if strings.Contains(s, "placement") {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	drop := func(l []string) (out []string) {
+		for _, s := range l {
+			if !strings.Contains(s, "placement") {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	for name, plays := range a.plays {
+		if len(mentions(plays)) == 0 {
+			t.Errorf("%s: no placement play with roles/placement present: %q", name, plays)
+		}
+		if len(mentions(b.plays[name])) != 0 {
+			t.Errorf("%s: placement plays without roles/placement: %q", name, mentions(b.plays[name]))
+		}
+		var others []string
+		for _, p := range plays {
+			if !strings.HasPrefix(p, "Apply role placement") && !strings.HasPrefix(p, "placement:") {
+				others = append(others, strings.ReplaceAll(p, " placement", ""))
+			}
+		}
+		if !reflect.DeepEqual(others, b.plays[name]) {
+			t.Errorf("%s: the other plays differ:\n with    %q\n without %q", name, others, b.plays[name])
+		}
+	}
+	for what, pair := range map[string][2][]string{"ports": {a.ports, b.ports}, "images": {a.images, b.images}, "problems": {a.problems, b.problems}} {
+		if len(mentions(pair[0])) == 0 || len(mentions(pair[1])) != 0 || !reflect.DeepEqual(drop(pair[0]), pair[1]) {
+			t.Errorf("%s: with placement %q, without %q", what, pair[0], pair[1])
+		}
+	}
+}
