@@ -55,13 +55,15 @@ fuzz-inventory:
 
 # End-to-end on one 3-node lab (needs root, Docker, Debian's mirror; see
 # tests/e2e): run.sh goes from nothing to `openstack token issue` through the
-# VIP, a no-change redeploy and failover of the VIP holder; upgrade.sh rolls
+# VIP, a no-change redeploy and failover of the VIP holder; the smoke test of
+# the service images the deploy uses (tests/images/smoke.sh); upgrade.sh rolls
 # keystone under a token client; recovery.sh kills every node and recovers
 # Galera; lifecycle.sh runs the day-2 commands and ends with destroy; tls.sh
 # deploys again with TLS on both sides.
 .PHONY: e2e
 e2e: deps build
 	tests/e2e/run.sh
+	SMOKE_IMAGES="glance-api placement-api" tests/images/smoke.sh 127.0.0.1:$${E2E_REGISTRY_PORT:-5098}/kolla/
 	tests/e2e/upgrade.sh
 	tests/e2e/recovery.sh
 	tests/e2e/lifecycle.sh
