@@ -97,7 +97,7 @@ func TestCycleAndMissingParent(t *testing.T) {
 		t.Errorf("cycle: %v", err)
 	}
 	_, err = NewPlan(tr, tr.NewRenderer(defaultVars, nil), defaultVars, Selection{Regexes: []string{"^c$"}})
-	if err == nil || !strings.Contains(err.Error(), `/tree/c/Dockerfile.j2: FROM kolla/d:zed: missing parent: no image "d"`) {
+	if err == nil || !strings.Contains(err.Error(), `/tree/c/Dockerfile.j2:2: FROM kolla/d:zed: missing parent: no image "d"`) {
 		t.Errorf("missing parent: %v", err)
 	}
 	// Neither mistake stops a selection that does not reach it.

@@ -197,7 +197,7 @@ func (r *Renderer) Render(name string) (*Rendered, error) {
 	if strings.HasPrefix(rd.From, prefix) && strings.HasSuffix(rd.From, suffix) {
 		parent := strings.TrimSuffix(strings.TrimPrefix(rd.From, prefix), suffix)
 		if _, ok := r.tree.Images[parent]; !ok {
-			return nil, fmt.Errorf("%s: FROM %s: missing parent: no image %q in the tree %s", r.tree.where(img.Template), rd.From, parent, r.tree.Root)
+			return nil, fmt.Errorf("%s: FROM %s: missing parent: no image %q in the tree %s (add images/.../%s/Dockerfile.j2, or correct the FROM)", r.tree.fromLine(img.Template), rd.From, parent, r.tree.Root, parent)
 		}
 		rd.Parent = parent
 	}

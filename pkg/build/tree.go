@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -130,4 +131,21 @@ func (t *Tree) open(p string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("%s: not in the image tree", t.where(p))
 	}
 	return f, err
+}
+
+// fromLine is where(p) with the line of the template's first FROM, for
+// messages about the parent it names.
+func (t *Tree) fromLine(p string) string {
+	f, err := t.open(p)
+	if err != nil {
+		return t.where(p)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		if fields := strings.Fields(sc.Text()); len(fields) > 0 && strings.EqualFold(fields[0], "FROM") {
+			return fmt.Sprintf("%s:%d", t.where(p), n)
+		}
+	}
+	return t.where(p)
 }
