@@ -19,6 +19,8 @@ func (pendingProbe) Run(_ context.Context, t *modules.Task) (modules.Result, err
 	return modules.Result{Data: map[string]any{"pending": t.CheckPending}}, nil
 }
 
+func (pendingProbe) Args() (accepted, required []string) { return nil, nil }
+
 func init() { modules.Register(pendingProbe{}, "koala_test_pending_probe") }
 
 // In check mode a file task that would change its dest reports it to the

@@ -93,7 +93,7 @@ const DefaultForks = 50
 // template dialect; rolesPath is searched after the playbook's roles/.
 func LoadPlaybook(path string, rolesPath []playbook.Source) (*playbook.Playbook, error) {
 	tpl := template.New()
-	return playbook.LoadFile(path, playbook.Options{RolesPath: rolesPath, CheckTemplate: tpl.Check})
+	return playbook.LoadFile(path, playbook.Options{RolesPath: rolesPath, CheckTemplate: tpl.Check, Modules: modules.Catalog{}})
 }
 
 // LoadPlaybookFrom loads the playbook name inside dir, which may be any file

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -92,31 +93,20 @@ func TestCommandModules(t *testing.T) {
 	}
 }
 
-func TestValidate(t *testing.T) {
-	err := Validate("copy", map[string]any{"dset": "/x", "content": "y"})
-	if err == nil || !strings.Contains(err.Error(), `unknown argument "dset" (did you mean "dest"?)`) ||
-		!strings.Contains(err.Error(), `missing required argument "dest"`) {
-		t.Errorf("Validate: %v", err)
-	}
-	if err := Validate("ansible.builtin.command", map[string]any{"argv": []any{"true"}}); err != nil {
-		t.Errorf("Validate: %v", err)
-	}
-	if err := Validate("command", map[string]any{}); err == nil {
-		t.Error("command without a command accepted")
-	}
-	if err := Validate("nosuchmodule", nil); err == nil {
-		t.Error("unknown module accepted")
-	}
-}
-
-func TestEveryModuleDeclaresArgs(t *testing.T) {
-	for _, n := range Names() {
-		m, _ := Lookup(n)
-		if _, ok := m.(ArgSpec); !ok {
-			t.Errorf("module %s has no ArgSpec", n)
+func TestCatalog(t *testing.T) {
+	var c Catalog
+	for _, n := range c.Names() {
+		if _, _, ok := c.Args(n); !ok {
+			t.Errorf("%s listed but not found", n)
 		}
 		if _, ok := Lookup("ansible.builtin." + n); !ok && !strings.Contains(n, ".") {
 			t.Errorf("ansible.builtin.%s not found", n)
 		}
+	}
+	if accepted, required, ok := c.Args("copy"); !ok || !slices.Contains(accepted, "dest") || !slices.Contains(required, "dest") {
+		t.Errorf("copy: %v %v %v", accepted, required, ok)
+	}
+	if _, _, ok := c.Args("nosuchmodule"); ok {
+		t.Error("unknown module found")
 	}
 }

@@ -3,31 +3,26 @@
 // transport.Conn and return changed/failed/diff. Modules that need engine state
 // (set_fact, group_by, include_*, meta, assert, debug, fail) live in the engine.
 //
-// Every module here declares its arguments (ArgSpec), honours check mode and
+// Every module here declares its arguments (Args), honours check mode and
 // aims at one round trip to the host per call: the inspection and, where it can
 // be done in the same shell script, the change.
 package modules
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 
-	"github.com/koala-stack/koala/internal/suggest"
 	"github.com/koala-stack/koala/pkg/transport"
 )
 
 // Module is one task module.
 type Module interface {
 	Run(ctx context.Context, t *Task) (Result, error)
-}
-
-// ArgSpec is implemented by modules that declare their arguments, so that an
-// unknown or missing argument is reported before any host is touched.
-type ArgSpec interface {
 	// Args returns the accepted argument names (aliases included) and which
-	// of them are required.
+	// of them are required ("a|b": one of a or b), so that the playbook
+	// loader reports an unknown or missing argument before any host is
+	// touched.
 	Args() (accepted, required []string)
 }
 
@@ -114,69 +109,28 @@ func Lookup(name string) (Module, bool) {
 	return nil, false
 }
 
+// Catalog is the registry as the playbook loader asks about it
+// (playbook.Options.Modules): the loader is handed it rather than importing
+// this package, so loading a playbook does not link the modules' clients.
+type Catalog struct{}
+
+// Args returns the arguments of the module name; ok is false when there is
+// no such module.
+func (Catalog) Args(name string) (accepted, required []string, ok bool) {
+	m, ok := Lookup(name)
+	if !ok {
+		return nil, nil, false
+	}
+	accepted, required = m.Args()
+	return accepted, required, true
+}
+
 // Names lists every registered module name, sorted.
-func Names() []string {
+func (Catalog) Names() []string {
 	names := make([]string, 0, len(registry))
 	for n := range registry {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
-}
-
-// Validate checks a task's argument names against the module's ArgSpec: it
-// reports every unknown argument (with the nearest accepted name) and every
-// missing required one. Values are not checked, as they may still be templates.
-func Validate(module string, args map[string]any) error {
-	m, ok := Lookup(module)
-	if !ok {
-		return fmt.Errorf("unknown module %q", module)
-	}
-	spec, ok := m.(ArgSpec)
-	if !ok {
-		return nil
-	}
-	accepted, required := spec.Args()
-	known := make(map[string]bool, len(accepted))
-	for _, a := range accepted {
-		known[a] = true
-	}
-	var problems []string
-	var unknown []string
-	for k := range args {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		if near := suggest.Nearest(k, accepted, 3); near != "" {
-			problems = append(problems, fmt.Sprintf("unknown argument %q (did you mean %q?)", k, near))
-		} else {
-			problems = append(problems, fmt.Sprintf("unknown argument %q", k))
-		}
-	}
-	for _, r := range required {
-		// A required argument may be given under any of its "a|b" aliases.
-		found := false
-		for _, alt := range strings.Split(r, "|") {
-			if _, ok := args[alt]; ok {
-				found = true
-			}
-		}
-		if !found {
-			problems = append(problems, fmt.Sprintf("missing required argument %q", strings.ReplaceAll(r, "|", "\" or \"")))
-		}
-	}
-	if len(problems) == 0 {
-		return nil
-	}
-	visible := make([]string, 0, len(accepted))
-	for _, a := range accepted {
-		if !strings.HasPrefix(a, "_") {
-			visible = append(visible, a)
-		}
-	}
-	sort.Strings(visible)
-	return fmt.Errorf("module %s: %s (accepted: %s)", module, strings.Join(problems, "; "), strings.Join(visible, ", "))
 }

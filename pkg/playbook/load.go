@@ -14,8 +14,6 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/koala-stack/koala/pkg/modules"
 )
 
 // Options configure Load.
@@ -25,6 +23,19 @@ type Options struct {
 	// CheckTemplate checks the syntax of template source (a task argument or a
 	// template file); nil skips template checks.
 	CheckTemplate func(name, src string) error
+	// Modules are the task modules tasks may name (the engine passes
+	// modules.Catalog); nil knows none. Passed in, not imported, so that
+	// loading a playbook does not link the modules' clients.
+	Modules Modules
+}
+
+// Modules answers what the loader asks of task modules.
+type Modules interface {
+	// Args returns a module's accepted and required arguments ("a|b": one
+	// of a or b); ok is false when there is no such module.
+	Args(name string) (accepted, required []string, ok bool)
+	// Names lists every module name, for suggestions.
+	Names() []string
 }
 
 // LoadFile loads the playbook at file on disk.
@@ -563,11 +574,14 @@ func canonical(name string) string {
 }
 
 // knownAction reports whether name (canonical) is an engine action or a module.
-func knownAction(name string) bool {
+func (l *loader) knownAction(name string) bool {
 	if _, ok := EngineActions[name]; ok {
 		return true
 	}
-	_, ok := modules.Lookup(name)
+	if l.opts.Modules == nil {
+		return false
+	}
+	_, _, ok := l.opts.Modules.Args(name)
 	return ok
 }
 
@@ -703,7 +717,7 @@ func (l *loader) task(ctx taskCtx, n *yaml.Node, handler bool) *Task {
 				continue
 			}
 			name := canonical(k.Value)
-			if knownAction(name) {
+			if l.knownAction(name) {
 				if actionKey != nil {
 					l.errorf(pos(file, k), "task has more than one action: %s and %s", actionKey.Value, k.Value)
 					continue
@@ -809,7 +823,9 @@ func (l *loader) vocabulary() []string {
 	for name := range EngineActions {
 		v = append(v, name)
 	}
-	v = append(v, modules.Names()...)
+	if l.opts.Modules != nil {
+		v = append(v, l.opts.Modules.Names()...)
+	}
 	sort.Strings(v)
 	return v
 }
@@ -841,7 +857,7 @@ func (l *loader) action(ctx taskCtx, t *Task, k, v, argsN *yaml.Node) {
 			}
 			v = rest
 		}
-		if !knownAction(name) {
+		if !l.knownAction(name) {
 			l.errorf(pos(file, k), "unknown module %q%s", name, suggest(name, l.vocabulary()))
 			return
 		}
@@ -915,12 +931,8 @@ func (l *loader) checkArgs(t *Task) {
 			return
 		}
 		accepted, required = spec.Accepted, spec.Required
-	} else if m, ok := modules.Lookup(t.Action); ok {
-		as, ok := m.(modules.ArgSpec)
-		if !ok {
-			return
-		}
-		accepted, required = as.Args()
+	} else if l.opts.Modules != nil {
+		accepted, required, _ = l.opts.Modules.Args(t.Action)
 	}
 	keys := make([]string, 0, len(t.Args))
 	for k := range t.Args {

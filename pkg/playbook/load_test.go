@@ -7,6 +7,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/koala-stack/koala/pkg/modules"
 	"github.com/koala-stack/koala/pkg/template"
 )
 
@@ -16,7 +17,7 @@ func load(t *testing.T, files map[string]string) (*Playbook, error) {
 	for name, body := range files {
 		fsys[name] = &fstest.MapFile{Data: []byte(body)}
 	}
-	return Load(Source{FS: fsys, Dir: ".", Display: "pb"}, "site.yml", Options{CheckTemplate: template.New().Check})
+	return Load(Source{FS: fsys, Dir: ".", Display: "pb"}, "site.yml", Options{CheckTemplate: template.New().Check, Modules: modules.Catalog{}})
 }
 
 func problems(t *testing.T, err error) []string {
@@ -269,7 +270,7 @@ func FuzzLoadPlaybook(f *testing.F) {
 	f.Add("[1, {a: *b}]")
 	f.Fuzz(func(t *testing.T, src string) {
 		fsys := fstest.MapFS{"site.yml": &fstest.MapFile{Data: []byte(src)}}
-		pb, err := Load(Source{FS: fsys, Dir: ".", Display: "pb"}, "site.yml", Options{CheckTemplate: template.New().Check})
+		pb, err := Load(Source{FS: fsys, Dir: ".", Display: "pb"}, "site.yml", Options{CheckTemplate: template.New().Check, Modules: modules.Catalog{}})
 		if err == nil && pb == nil {
 			t.Fatal("nil playbook without error")
 		}
