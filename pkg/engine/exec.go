@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"slices"
 	"sort"
@@ -791,15 +792,13 @@ func (r *runner) invoke(ctx context.Context, sc *scope, hs *hostState, t *playbo
 	mt := &modules.Task{
 		Host: hs.name, Args: args, Vars: sc.vars, Conn: conn, Check: check, Diff: diff, Env: env,
 		CheckPending: pending,
-		FindFile: func(kind, name string) (string, error) {
+		ReadFile: func(kind, name string) ([]byte, string, fs.FileMode, error) {
 			f, err := r.pb.FindFile(t, kind, name)
 			if err != nil {
-				return "", err
+				return nil, "", 0, err
 			}
-			if f.OSPath == "" {
-				return "", fmt.Errorf("%s is inside an embedded file system; the module must read it through the engine", f.Display)
-			}
-			return f.OSPath, nil
+			data, mode, err := f.Read()
+			return data, f.Display, mode, err
 		},
 		Render: sc.render,
 	}

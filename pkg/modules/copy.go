@@ -118,34 +118,17 @@ func (m copyModule) Run(ctx context.Context, t *Task) (Result, error) {
 	return t.put(ctx, spec)
 }
 
-// readSource reads a controller-side src: through ReadFile (roles embedded
-// in the binary) or from the path FindFile gives. mode is the file's
-// permissions when known, for new files.
+// readSource reads a controller-side src through the engine's ReadFile
+// (roles on disk or embedded in the binary). mode is the file's permissions
+// when known, for new files.
 func (t *Task) readSource(kind, name string) (data []byte, display string, mode fs.FileMode, err error) {
-	if t.ReadFile != nil {
-		data, display, err = t.ReadFile(kind, name)
-		if err != nil {
-			return nil, "", 0, fmt.Errorf("read %s %q: %w", kind, name, err)
-		}
-		return data, display, 0, nil
+	if t.ReadFile == nil {
+		return nil, "", 0, fmt.Errorf("read %s %q: no file reader (engine bug)", kind, name)
 	}
-	p := name
-	if t.FindFile != nil {
-		if p, err = t.FindFile(kind, name); err != nil {
-			return nil, "", 0, fmt.Errorf("find %s %q: %w", kind, name, err)
-		}
+	if data, display, mode, err = t.ReadFile(kind, name); err != nil {
+		return nil, "", 0, fmt.Errorf("read %s %q: %w", kind, name, err)
 	}
-	st, err := os.Stat(p)
-	if err != nil {
-		return nil, "", 0, fmt.Errorf("read src: %w", err)
-	}
-	if st.IsDir() {
-		return nil, "", 0, fmt.Errorf("src %s is a directory: koala copies single files (give each file, or use a loop)", p)
-	}
-	if data, err = os.ReadFile(p); err != nil {
-		return nil, "", 0, fmt.Errorf("read src: %w", err)
-	}
-	return data, p, st.Mode().Perm(), nil
+	return data, display, mode, nil
 }
 
 // readRemote reads a file on the host (copy's remote_src) and its mode.

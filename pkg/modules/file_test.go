@@ -191,18 +191,3 @@ func sha1hex(s string) string {
 	sum := sha1.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
-
-func TestReadSourceFindFile(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	os.WriteFile(p, []byte("data"), 0o600)
-	task := &Task{FindFile: func(kind, name string) (string, error) {
-		if kind != "files" || name != "f" {
-			t.Errorf("FindFile(%q, %q)", kind, name)
-		}
-		return p, nil
-	}}
-	data, display, mode, err := task.readSource("files", "f")
-	if err != nil || string(data) != "data" || display != p || mode != 0o600 {
-		t.Errorf("readSource = %q %q %v %v", data, display, mode, err)
-	}
-}

@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,9 +99,9 @@ func runErr(t *testing.T, conn transport.Conn, module string, a map[string]any, 
 	task := &Task{
 		Host: conn.Host(), Args: a, Conn: conn, Vars: map[string]any{},
 		// Sources are read as the engine reads embedded roles: through ReadFile.
-		ReadFile: func(kind, name string) ([]byte, string, error) {
+		ReadFile: func(kind, name string) ([]byte, string, fs.FileMode, error) {
 			b, err := os.ReadFile(name)
-			return b, kind + "/" + filepath.Base(name), err
+			return b, kind + "/" + filepath.Base(name), 0, err
 		},
 		Render: func(name, src string) (string, error) {
 			return strings.ReplaceAll(src, "{{ who }}", "world"), nil

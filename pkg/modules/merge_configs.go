@@ -113,10 +113,8 @@ func (m mergeModule) Run(ctx context.Context, t *Task) (Result, error) {
 
 // mergeSource reads one source. As in kolla-ansible, an absolute path that
 // does not exist (an override file the operator did not write) is skipped:
-// found is false. An absolute path not on the local disk may still be a
-// file of a role embedded in the binary (its role_path is not a disk path),
-// so the engine's ReadFile is asked too. A relative name is looked up like a
-// template's src, and not finding it is an error: that is a role's bug.
+// found is false. A relative name is looked up like a template's src, and
+// not finding it is an error: that is a role's bug.
 func (t *Task) mergeSource(src string) (data []byte, display string, found bool, err error) {
 	if !strings.HasPrefix(src, "/") {
 		data, display, _, err = t.readSource("templates", src)
@@ -129,13 +127,8 @@ func (t *Task) mergeSource(src string) (data []byte, display string, found bool,
 	switch {
 	case err == nil:
 		return data, src, true, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, "", false, fmt.Errorf("read source: %w", err)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, "", false, nil
 	}
-	if t.ReadFile != nil {
-		if data, display, err = t.ReadFile("templates", src); err == nil {
-			return data, display, true, nil
-		}
-	}
-	return nil, "", false, nil
+	return nil, "", false, fmt.Errorf("read source: %w", err)
 }

@@ -10,6 +10,7 @@ package modules
 
 import (
 	"context"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -37,13 +38,13 @@ type Task struct {
 	// Env is the task's `environment:`; modules that run commands pass it as
 	// transport.Command.Env, never in process arguments.
 	Env map[string]string
-	// FindFile resolves a relative src of copy/template against the role's and
-	// playbook's files/ or templates/ directory (kind is "files" or "templates").
-	FindFile func(kind, name string) (string, error)
-	// ReadFile, when set, reads what FindFile would find, also from roles
-	// embedded in the binary; display names it in messages. When nil,
-	// modules read FindFile's path from disk.
-	ReadFile func(kind, name string) (data []byte, display string, err error)
+	// ReadFile reads a controller-side src of copy, template or
+	// merge_configs: an absolute path, or a name looked for as Ansible does
+	// (the role's and playbook's files/ or templates/ directory: kind is
+	// "files" or "templates"), from disk or from roles embedded in the
+	// binary. display names the file in messages; mode is its permission
+	// bits when known (a file on disk), else 0.
+	ReadFile func(kind, name string) (data []byte, display string, mode fs.FileMode, err error)
 	// Render renders template source (a template file's content) with Vars;
 	// name is used in error messages.
 	Render func(name, src string) (string, error)
@@ -52,9 +53,6 @@ type Task struct {
 	// in check mode, did not: a module that decides from files on the host
 	// (kolla_container restarting for a changed config_dir) reads them too.
 	CheckPending []string
-	// Reconnect, when set, returns a fresh connection to the host after Conn
-	// was lost (wait_for_connection uses it across a reboot).
-	Reconnect func(ctx context.Context) (transport.Conn, error)
 }
 
 // Result is what a module did on one host.

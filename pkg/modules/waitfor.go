@@ -201,28 +201,18 @@ func (waitForConnectionModule) Run(ctx context.Context, t *Task) (Result, error)
 		return Result{}, err
 	}
 	deadline := start.Add(seconds(delay + timeout))
-	conn := t.Conn
 	var lastErr error
 	for {
 		actx, cancel := context.WithTimeout(ctx, seconds(connectTimeout))
-		if conn == nil && t.Reconnect != nil {
-			conn, lastErr = t.Reconnect(actx)
-		}
-		if conn != nil {
-			var res transport.Result
-			res, lastErr = conn.Exec(actx, transport.Command{Cmd: "true"})
-			if lastErr == nil && res.RC == 0 {
-				cancel()
-				return Result{Data: map[string]any{"elapsed": int(time.Since(start).Seconds())}}, nil
-			}
-			if lastErr == nil {
-				lastErr = fmt.Errorf("`true` exited %d", res.RC)
-			}
-			if t.Reconnect != nil {
-				conn = nil
-			}
-		}
+		var res transport.Result
+		res, lastErr = t.Conn.Exec(actx, transport.Command{Cmd: "true"})
 		cancel()
+		if lastErr == nil && res.RC == 0 {
+			return Result{Data: map[string]any{"elapsed": int(time.Since(start).Seconds())}}, nil
+		}
+		if lastErr == nil {
+			lastErr = fmt.Errorf("`true` exited %d", res.RC)
+		}
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
 		}

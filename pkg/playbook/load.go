@@ -1088,6 +1088,25 @@ type File struct {
 	OSPath  string // on the local disk; "" inside an embedded file system
 }
 
+// Read reads the file. mode is its permission bits when it is on the local
+// disk, 0 inside an embedded file system (whose modes mean nothing).
+func (f File) Read() (data []byte, mode fs.FileMode, err error) {
+	st, err := fs.Stat(f.FS, f.Path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", f.Display, unwrapPath(err))
+	}
+	if st.IsDir() {
+		return nil, 0, fmt.Errorf("%s is a directory: koala copies single files (give each file, or use a loop)", f.Display)
+	}
+	if data, err = fs.ReadFile(f.FS, f.Path); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", f.Display, unwrapPath(err))
+	}
+	if f.OSPath != "" {
+		mode = st.Mode().Perm()
+	}
+	return data, mode, nil
+}
+
 // FindFile resolves name of kind "files" or "templates" as Ansible does: the
 // role's <kind>/ directory, the role's directory, the directory of the
 // including file, then the playbook's <kind>/ directory and the playbook
