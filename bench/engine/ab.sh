@@ -9,10 +9,9 @@
 # Needs root, openssh-server, cgroup v1 cpuacct at /sys/fs/cgroup/cpuacct.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 [ $# -ge 2 ] || { echo "usage: $0 OLD_KOALA NEW_KOALA [PLAYBOOK]" >&2; exit 2; }
 old=$1 new=$2 play=${3:-$here/site.yml}
-BASELINE=${BASELINE:-$root/../shared/bench/ansible-baseline}
+BASELINE=${BASELINE:-$here} # site.yml (the same workload for both tools) and fleet.sh
 N=${N:-5} ROUNDS=${ROUNDS:-2}
 export FLEET_DIR=/tmp/sshfleet-ab
 cg=/sys/fs/cgroup/cpuacct/koala-ab

@@ -4,14 +4,14 @@
 # first run and no-change run, then koala alone on a large fleet.
 #
 #   make bench-engine                     # or: bench/engine/run.sh
-#   N_SMALL=5 N_BIG=200 BASELINE=/work/shared/bench/ansible-baseline bench/engine/run.sh
+#   N_SMALL=5 N_BIG=200 BASELINE=DIR bench/engine/run.sh   # DIR: another site.yml + fleet.sh for ansible
 #   SKIP_ANSIBLE=1 N_BIG=0 bench/engine/run.sh   # koala alone, small fleet: for iterating
 #
 # Needs root (fleet.sh starts sshd), openssh-server and ansible-core.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-BASELINE=${BASELINE:-$root/../shared/bench/ansible-baseline}
+BASELINE=${BASELINE:-$here} # site.yml (the same workload for both tools) and fleet.sh
 N_SMALL=${N_SMALL:-5}
 N_BIG=${N_BIG:-200}
 SKIP_ANSIBLE=${SKIP_ANSIBLE:-}

@@ -63,10 +63,7 @@ func TestLoadReportsEveryProblemWithFileAndLine(t *testing.T) {
 }
 
 func TestLoadCompatFiles(t *testing.T) {
-	compat := filepath.Join("..", "..", "..", "shared", "compat", "kolla-ansible")
-	if _, err := os.Stat(compat); err != nil {
-		t.Skipf("no ../shared beside the repository: %v", err)
-	}
+	compat := filepath.Join("..", "..", "templates", "etc", "kolla")
 	dir := t.TempDir()
 	for _, f := range []string{"globals.yml", "passwords.yml"} {
 		data, err := os.ReadFile(filepath.Join(compat, f))

@@ -25,37 +25,22 @@ import (
 //go:embed testdata/ansible_batch.py
 var ansibleBatchScript string
 
-const compatDir = "../../../shared/compat/kolla-ansible"
-
-// compatInventory returns the path of a kolla-ansible sample, or "".
-func compatInventory(name string) string {
-	for _, p := range []string{filepath.Join(compatDir, name), filepath.Join("/work/shared/compat/kolla-ansible", name)} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
+// multinode is kolla-ansible's sample inventory, as operators have it.
+const multinode = "../../inventory/multinode"
 
 // referenceSources lists the inventories compared with Ansible: kolla-ansible's
 // two samples (unchanged, as operators have them) and tricky ones of our own.
-func referenceSources(t *testing.T) [][]string {
-	var out [][]string
-	for _, name := range []string{"multinode", "all-in-one"} {
-		if p := compatInventory(name); p != "" {
-			out = append(out, []string{p})
-		} else {
-			t.Logf("compat inventory %s not found: not compared", name)
-		}
+func referenceSources() [][]string {
+	return [][]string{
+		{multinode},
+		{"../../inventory/all-in-one"},
+		{"testdata/tricky.ini"},
+		{"testdata/priority.ini"},
+		{"testdata/inventory.yml"},
+		{"testdata/dirinv"},
+		{"testdata/dirinv", "testdata/inventory.yml", "testdata/priority.ini"},
+		{"testdata/dirinv", "testdata/second/hosts"},
 	}
-	return append(out,
-		[]string{"testdata/tricky.ini"},
-		[]string{"testdata/priority.ini"},
-		[]string{"testdata/inventory.yml"},
-		[]string{"testdata/dirinv"},
-		[]string{"testdata/dirinv", "testdata/inventory.yml", "testdata/priority.ini"},
-		[]string{"testdata/dirinv", "testdata/second/hosts"},
-	)
 }
 
 func needAnsible(t *testing.T) string {
@@ -129,14 +114,12 @@ type ansibleResult struct {
 func TestMatchesAnsible(t *testing.T) {
 	bin := needAnsible(t)
 	var jobs []ansibleJob
-	for _, srcs := range referenceSources(t) {
+	for _, srcs := range referenceSources() {
 		jobs = append(jobs, ansibleJob{Sources: srcs, Action: "list", check: checkList})
 	}
 	// --graph --vars only on inventories without dict values or tuples: Python
 	// prints those in insertion order and as (1, 2) (see docs/inventory.md).
-	if p := compatInventory("multinode"); p != "" {
-		jobs = append(jobs, ansibleJob{Sources: []string{p}, Action: "graph", check: checkGraph(false)})
-	}
+	jobs = append(jobs, ansibleJob{Sources: []string{multinode}, Action: "graph", check: checkGraph(false)})
 	jobs = append(jobs,
 		ansibleJob{Sources: []string{"testdata/dirinv"}, Action: "graph_vars", check: checkGraph(true)},
 		ansibleJob{Sources: []string{"testdata/tricky.ini"}, Action: "host", Arg: "db1", check: checkHost("db1")},
@@ -151,11 +134,9 @@ func TestMatchesAnsible(t *testing.T) {
 		ansibleJob{Sources: []string{"testdata/inventory.yml"}, Action: "patterns", check: checkPatterns, Patterns: []string{
 			"all", "openstack", "compute", "ctl*", "gpu:control", "~cmp", "openstack:!gpu", "compute[1:]"}},
 	)
-	if p := compatInventory("multinode"); p != "" {
-		jobs = append(jobs, ansibleJob{Sources: []string{p}, Action: "patterns", check: checkPatterns, Patterns: []string{
-			"all", "baremetal", "nova*", "~neutron-.*agent", "control:&network", "compute[0]", "loadbalancer",
-			"mariadb[0]", "deployment", "localhost", "*:!baremetal"}})
-	}
+	jobs = append(jobs, ansibleJob{Sources: []string{multinode}, Action: "patterns", check: checkPatterns, Patterns: []string{
+		"all", "baremetal", "nova*", "~neutron-.*agent", "control:&network", "compute[0]", "loadbalancer",
+		"mariadb[0]", "deployment", "localhost", "*:!baremetal"}})
 	names := make([]string, len(jobs))
 	for i := range jobs {
 		names[i] = strings.TrimSpace(job2name(jobs[i]))
@@ -289,11 +270,7 @@ func checkPatterns(t *testing.T, inv *Inventory, out json.RawMessage) {
 // right thing.
 func TestCLIMatchesBatch(t *testing.T) {
 	bin := needAnsible(t)
-	src := compatInventory("multinode")
-	if src == "" {
-		src = "testdata/tricky.ini"
-	}
-	src = absSources(t, []string{src})[0]
+	src := absSources(t, []string{multinode})[0]
 	dir, env := ansibleEnv(t)
 	cmd := exec.Command(bin, "-i", src, "--list")
 	cmd.Dir, cmd.Env = dir, env

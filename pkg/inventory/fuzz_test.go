@@ -17,7 +17,7 @@ func seedFuzz(f *testing.F, ini bool) {
 		return nil
 	})
 	if ini {
-		files = append(files, filepath.Join(compatDir, "multinode"), filepath.Join(compatDir, "all-in-one"))
+		files = append(files, multinode, "../../inventory/all-in-one")
 	}
 	for _, p := range files {
 		if data, err := os.ReadFile(p); err == nil {

@@ -50,7 +50,7 @@ e2e_setup() {
   step "config directory: the lab's globals.yml, kolla-ansible's passwords.yml, genpwd"
   mkdir -p "$CONF"
   cp "$LAB_DIR/globals.yml" "$CONF/globals.yml"
-  [ -f "$CONF/passwords.yml" ] || cp ../shared/compat/kolla-ansible/passwords.yml "$CONF/passwords.yml"
+  [ -f "$CONF/passwords.yml" ] || cp templates/etc/kolla/passwords.yml "$CONF/passwords.yml"
   if [ -n "${E2E_GLOBALS_EXTRA:-}" ]; then printf '%s\n' "$E2E_GLOBALS_EXTRA" >> "$CONF/globals.yml"; fi
   $KOALA genpwd -p "$CONF/passwords.yml"
 
