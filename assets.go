@@ -16,3 +16,9 @@ var Assets embed.FS
 //
 //go:embed templates/etc/kolla/passwords.yml
 var PasswordsTemplate []byte
+
+// MultinodeInventory is kolla-ansible's multinode sample inventory
+// (inventory/multinode, unchanged): the lab takes its group tree from it.
+//
+//go:embed inventory/multinode
+var MultinodeInventory string

@@ -1,17 +1,28 @@
 package lab
 
 import (
-	_ "embed"
 	"fmt"
 	"strings"
+
+	koala "github.com/koala-stack/koala"
 )
 
 // multinodeChildren is every `[group:children]` section of kolla-ansible's
-// ansible/inventory/multinode (Apache-2.0), verbatim, so that every group name
-// the roles use resolves.
-//
-//go:embed multinode_children.ini
-var multinodeChildren string
+// multinode sample (inventory/multinode), so that every group name the roles
+// use resolves: the sample's tail from its first such section on.
+var multinodeChildren = childrenSections(koala.MultinodeInventory)
+
+// childrenSections returns inv from its first `[...:children]` section on.
+func childrenSections(inv string) string {
+	for i := 0; i < len(inv); {
+		line, _, _ := strings.Cut(inv[i:], "\n")
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(strings.TrimSpace(line), ":children]") {
+			return inv[i:]
+		}
+		i += len(line) + 1
+	}
+	return ""
+}
 
 // controlNodes is how many nodes form the HA control plane.
 const controlNodes = 3
