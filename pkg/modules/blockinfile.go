@@ -10,20 +10,12 @@ import (
 )
 
 type blockinfileModule struct{}
-type slurpModule struct{}
 
-func init() {
-	Register(blockinfileModule{}, "blockinfile")
-	Register(slurpModule{}, "slurp")
-}
+func init() { Register(blockinfileModule{}, "blockinfile") }
 
 func (blockinfileModule) Args() (accepted, required []string) {
 	return []string{"path", "dest", "destfile", "name", "block", "content", "marker", "marker_begin", "marker_end", "state",
 		"insertafter", "insertbefore", "create", "backup", "mode", "owner", "group", "validate"}, []string{"path|dest|destfile|name"}
-}
-
-func (slurpModule) Args() (accepted, required []string) {
-	return []string{"src", "path"}, []string{"src|path"}
 }
 
 // blockEdit is one blockinfile edit, independent of any host.
@@ -172,21 +164,4 @@ func (e blockEdit) apply(content []byte) ([]byte, error) {
 	}
 	out := append(append(append([][]byte{}, lines[:n0]...), block...), lines[n0:]...)
 	return bytes.Join(out, nil), nil
-}
-
-// Run reads a file on the host into the result as base64, as Ansible's slurp.
-func (slurpModule) Run(ctx context.Context, t *Task) (Result, error) {
-	a := newArgs(t.Args)
-	src := a.str("", "src", "path")
-	if err := a.err("slurp"); err != nil {
-		return Result{}, err
-	}
-	res, err := t.exec(ctx, fmt.Sprintf("f=%s; [ -f \"$f\" ] || { echo \"file not found: $f\" >&2; exit 1; }; base64 -w0 < \"$f\"", quote(src)))
-	if err != nil {
-		return Result{}, fmt.Errorf("slurp %s: %w", src, err)
-	}
-	if res.RC != 0 {
-		return failed("host %s: slurp %s: %s", t.Host, src, firstLine(res.Stderr, res.Stdout)), nil
-	}
-	return Result{Data: map[string]any{"content": strings.TrimSpace(string(res.Stdout)), "encoding": "base64", "source": src}}, nil
 }

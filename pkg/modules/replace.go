@@ -8,20 +8,12 @@ import (
 )
 
 type replaceModule struct{}
-type modprobeModule struct{}
 
-func init() {
-	Register(replaceModule{}, "replace")
-	Register(modprobeModule{}, "modprobe", "community.general.modprobe")
-}
+func init() { Register(replaceModule{}, "replace") }
 
 func (replaceModule) Args() (accepted, required []string) {
 	return []string{"path", "dest", "destfile", "name", "regexp", "replace", "after", "before", "backup", "mode", "owner", "group"},
 		[]string{"path|dest|destfile|name", "regexp"}
-}
-
-func (modprobeModule) Args() (accepted, required []string) {
-	return []string{"name", "state", "params"}, []string{"name"}
 }
 
 // Run replaces every match of regexp (multiline, as Python's re.MULTILINE)
@@ -90,39 +82,4 @@ func (replaceModule) Run(ctx context.Context, t *Task) (Result, error) {
 	}
 	r.Msg = msg
 	return r, nil
-}
-
-// Run loads or unloads a kernel module; params apply when loading.
-func (modprobeModule) Run(ctx context.Context, t *Task) (Result, error) {
-	a := newArgs(t.Args)
-	name := a.str("", "name")
-	present := a.choice("present", "state", "present", "absent") == "present"
-	params := a.str("", "params")
-	if name == "" || strings.ContainsAny(name, " /\t\n") {
-		a.bad("name %q is not a kernel module name", name)
-	}
-	if err := a.err("modprobe"); err != nil {
-		return Result{}, err
-	}
-	// /sys/module lists built-in modules too; lsmod would miss those.
-	mod := strings.ReplaceAll(name, "-", "_")
-	act := "modprobe -- " + quote(name)
-	if params != "" {
-		act = "modprobe -- " + quote(name) + " " + quoteAll(strings.Fields(params))
-	}
-	test := fmt.Sprintf("[ -d /sys/module/%s ]", quote(mod))
-	if !present {
-		act = "modprobe -r -- " + quote(name)
-		test = "! " + test
-	}
-	script := fmt.Sprintf("if %s; then exit 0; fi; echo change; [ %s = 1 ] || %s", test, flag(t.Check), act)
-	res, err := t.exec(ctx, script)
-	if err != nil {
-		return Result{}, fmt.Errorf("modprobe %s: %w", name, err)
-	}
-	data := map[string]any{"name": name, "params": params, "state": map[bool]string{true: "present", false: "absent"}[present]}
-	if res.RC != 0 {
-		return Result{Failed: true, Data: data, Msg: fmt.Sprintf("host %s: modprobe %s: %s", t.Host, name, firstLine(res.Stderr, res.Stdout))}, nil
-	}
-	return Result{Changed: strings.HasPrefix(string(res.Stdout), "change"), Data: data}, nil
 }
