@@ -17,9 +17,13 @@ build:
 # there), then the end-to-end run on a 3-node lab.
 test: test-go e2e
 
+# go test's own lines (ok/FAIL per package, failed tests' output), then every
+# skipped test with its reason: a test that skips in CI says so.
 .PHONY: test-go
 test-go: deps
-	$(GO) test -count=1 -timeout 60m ./...
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/testsummary ./internal/testsummary
+	$(GO) test -json -count=1 -timeout 60m ./... 2>&1 | $(BIN)/testsummary
 
 vet:
 	$(GO) vet ./...
