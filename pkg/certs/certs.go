@@ -53,8 +53,10 @@ type Request struct {
 	// interfaces on one address, so one certificate, valid for every name of
 	// both, is written to both files.
 	SameVIP bool
-	Check   bool      // report what would be made, write nothing
-	Now     time.Time // zero: time.Now()
+	// Write writes each new file (nil: WriteNew). The kolla_certificates
+	// module passes its check-mode gate, which reports and writes nothing.
+	Write func(path string, data []byte, mode fs.FileMode) error
+	Now   time.Time // zero: time.Now()
 }
 
 // Result lists what Generate made and what it found in place.
@@ -144,7 +146,7 @@ func Generate(req Request) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("certificates: %w", err)
 		}
-		if err := writeNew(req.Check, missing[0].path, data, 0o600); err != nil {
+		if err := req.write(missing[0].path, data, 0o600); err != nil {
 			return nil, err
 		}
 		res.Created = append(res.Created, missing[0].path)
@@ -168,7 +170,7 @@ func Generate(req Request) (*Result, error) {
 		if slices.Contains(res.Created, s.path) {
 			continue
 		}
-		if err := writeNew(req.Check, s.path, made, 0o600); err != nil {
+		if err := req.write(s.path, made, 0o600); err != nil {
 			return nil, err
 		}
 		res.Created = append(res.Created, s.path)
@@ -235,7 +237,7 @@ func loadOrMakeCA(req Request, res *Result) (*authority, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := writeNew(req.Check, keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			if err := req.write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 				return nil, err
 			}
 			res.Created = append(res.Created, keyPath)
@@ -257,7 +259,7 @@ func loadOrMakeCA(req Request, res *Result) (*authority, error) {
 		if ca.cert, err = x509.ParseCertificate(der); err != nil {
 			return nil, err
 		}
-		if err := writeNew(req.Check, certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		if err := req.write(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 			return nil, err
 		}
 		res.Created = append(res.Created, certPath)
@@ -271,7 +273,7 @@ func loadOrMakeCA(req Request, res *Result) (*authority, error) {
 	if havePub {
 		res.Kept = append(res.Kept, pubPath)
 	} else {
-		if err := writeNew(req.Check, pubPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o644); err != nil {
+		if err := req.write(pubPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o644); err != nil {
 			return nil, err
 		}
 		res.Created = append(res.Created, pubPath)
@@ -477,14 +479,18 @@ func exists(path string) (bool, error) {
 	return false, fmt.Errorf("certificates: %w", err)
 }
 
-// writeNew writes a file that must not exist yet: the data goes to a temporary
+func (req Request) write(path string, data []byte, mode fs.FileMode) error {
+	if req.Write != nil {
+		return req.Write(path, data, mode)
+	}
+	return WriteNew(path, data, mode)
+}
+
+// WriteNew writes a file that must not exist yet: the data goes to a temporary
 // file that is hard-linked into place, so a file that appeared meanwhile is
 // not replaced and no reader sees half a key. Directories are made 0700
 // (private/) or 0755.
-func writeNew(check bool, path string, data []byte, mode fs.FileMode) error {
-	if check {
-		return nil
-	}
+func WriteNew(path string, data []byte, mode fs.FileMode) error {
 	dir := filepath.Dir(path)
 	dirMode := fs.FileMode(0o755)
 	if mode&0o077 == 0 {

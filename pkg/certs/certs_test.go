@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -270,11 +272,17 @@ func TestGenerateBadInput(t *testing.T) {
 	}
 }
 
-func TestGenerateCheckMode(t *testing.T) {
+// A Write that writes nothing (the module's check mode) is asked for every
+// file, and Generate still reports each as made.
+func TestGenerateWithoutWriting(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "certificates")
 	req := request(dir)
-	req.Check = true
+	var asked []string
+	req.Write = func(path string, _ []byte, _ fs.FileMode) error { asked = append(asked, path); return nil }
 	res := mustGenerate(t, req)
+	if !reflect.DeepEqual(asked, res.Created) {
+		t.Errorf("Write asked for %v, Created %v", asked, res.Created)
+	}
 	if len(res.Created) != 5 {
 		t.Errorf("check mode reports %v, want the 5 files", res.Created)
 	}

@@ -77,12 +77,12 @@ func (blockinfileModule) Run(ctx context.Context, t *Task) (Result, error) {
 	default:
 		msg = "Block inserted"
 	}
-	if !rf.exists && !rf.parentOK && !t.Check {
-		if _, err := t.mustExec(ctx, "create directory of "+p, "mkdir -p -- "+quote(path.Dir(p))); err != nil {
+	if !rf.exists && !rf.parentOK {
+		if _, err := t.changeExec(ctx, "create directory of "+p, "mkdir -p -- "+quote(path.Dir(p))); err != nil {
 			return Result{}, err
 		}
+		rf.parentOK = true // made, or in check mode it would be
 	}
-	rf.parentOK = true // in check mode a missing parent would be made
 	r, err := t.write(ctx, putSpec{dest: p, content: after, mode: mode, hasMode: hasMode, owner: owner, group: group, backup: backup, force: true, validate: validate}, rf)
 	if err != nil || r.Failed {
 		return r, err

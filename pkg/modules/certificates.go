@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"io/fs"
 	"strings"
 
 	"github.com/koala-stack/koala/pkg/certs"
@@ -32,7 +33,10 @@ func (kollaCertificates) Run(ctx context.Context, t *Task) (Result, error) {
 		ExternalNames: a.list("external_names"),
 		InternalNames: a.list("internal_names"),
 		SameVIP:       a.boolean(false, "same_vip"),
-		Check:         t.Check,
+		Write: func(path string, data []byte, mode fs.FileMode) error {
+			_, err := t.change("write "+path, func() error { return certs.WriteNew(path, data, mode) })
+			return err
+		},
 	}
 	if err := a.err("kolla_certificates"); err != nil {
 		return Result{}, err

@@ -79,8 +79,8 @@ func (m commandModule) Run(ctx context.Context, t *Task) (Result, error) {
 		body = raw
 	}
 	if m.kind == "raw" {
-		if t.Check {
-			return Result{Skipped: true, Msg: "raw does not support check mode"}, nil
+		if skip, ok := t.unpredictable("raw does not support check mode"); !ok {
+			return skip, nil
 		}
 		return t.runCommand(ctx, body, nil, cmdField, false)
 	}
@@ -109,24 +109,12 @@ func (m commandModule) Run(ctx context.Context, t *Task) (Result, error) {
 		}
 		return fmt.Sprintf("Did not run command since '%s' does not exist", removes)
 	}
-	if t.Check {
-		if marker == "" {
-			return Result{Skipped: true, Msg: "Command would have run if not in check mode",
-				Data: map[string]any{"cmd": cmdField, "rc": 0}}, nil
+	wouldRun := "Command would have run if not in check mode"
+	if marker == "" {
+		if skip, ok := t.unpredictable(wouldRun); !ok {
+			skip.Data = map[string]any{"cmd": cmdField, "rc": 0}
+			return skip, nil
 		}
-		res, err := t.exec(ctx, pre.String()+"exit 0")
-		if err != nil {
-			return Result{}, err
-		}
-		if strings.TrimSpace(string(res.Stdout)) == marker {
-			return Result{Msg: notRunMsg(), Data: map[string]any{"cmd": cmdField, "rc": 0,
-				"stdout": "", "stderr": "", "stdout_lines": []any{}, "stderr_lines": []any{}}}, nil
-		}
-		if res.RC != 0 {
-			return failed("host %s: chdir %s: %s", t.Host, chdir, firstLine(res.Stderr)), nil
-		}
-		return Result{Changed: true, Msg: "Command would have run if not in check mode",
-			Data: map[string]any{"cmd": cmdField, "rc": 0}}, nil
 	}
 	var in *strings.Reader
 	if hasStdin {
@@ -135,13 +123,19 @@ func (m commandModule) Run(ctx context.Context, t *Task) (Result, error) {
 		}
 		in = strings.NewReader(stdin)
 	}
-	r, err := t.runCommand(ctx, pre.String()+body, in, cmdField, strip)
+	// In check mode creates/removes still decide; the command itself is a
+	// change, replaced by the gate with a word that says it would have run.
+	would := "koala-would-run-" + nonce()
+	r, err := t.runCommand(ctx, pre.String()+t.changeCommand(body, would), in, cmdField, strip)
 	if err != nil {
 		return r, err
 	}
-	if marker != "" && strings.TrimSpace(r.Data["stdout"].(string)) == marker {
+	switch out := strings.TrimSpace(r.Data["stdout"].(string)); {
+	case marker != "" && out == marker:
 		r.Changed, r.Failed, r.Msg = false, false, notRunMsg()
 		r.Data["stdout"], r.Data["stdout_lines"] = "", []any{}
+	case out == would:
+		return Result{Changed: true, Msg: wouldRun, Data: map[string]any{"cmd": cmdField, "rc": 0}}, nil
 	}
 	return r, nil
 }

@@ -275,7 +275,7 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 	}
 	// In check mode the directory may be one an earlier task would have
 	// made: then the file would be created.
-	if !rf.parentOK && !(t.Check && pendingMade(t.CheckPending, path.Dir(dest))) {
+	if !rf.parentOK && !pendingMade(t.CheckPending, path.Dir(dest)) {
 		return Result{Failed: true, Data: data, Msg: fmt.Sprintf("host %s: destination directory %s does not exist", t.Host, path.Dir(dest))}, nil
 	}
 	if rf.exists && !rf.dir && rf.kind != "regular file" && rf.kind != "regular empty file" {
@@ -302,16 +302,19 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 	if t.Diff && r.Changed {
 		r.Diff = append(r.Diff, fileDiff(dest, rf, spec, contentChanged))
 	}
-	if !r.Changed || t.Check {
+	if !r.Changed {
 		fillOwnership(data, rf, spec)
 		return r, nil
 	}
 	if spec.backup && rf.exists && contentChanged {
 		bak := fmt.Sprintf("%s.%d.%s~", dest, os.Getpid(), time.Now().Format("2006-01-02@15:04:05"))
-		if _, err := t.mustExec(ctx, "back up "+dest, fmt.Sprintf("cp -p -- %s %s", quote(dest), quote(bak))); err != nil {
+		if _, err := t.change("back up "+dest, func() error {
+			_, err := t.mustExec(ctx, "back up "+dest, fmt.Sprintf("cp -p -- %s %s", quote(dest), quote(bak)))
+			data["backup_file"] = bak
+			return err
+		}); err != nil {
 			return Result{}, err
 		}
-		data["backup_file"] = bak
 	}
 	if contentChanged {
 		opts := transport.UploadOptions{Mode: spec.mode, Owner: spec.owner, Group: spec.group}
@@ -344,8 +347,8 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 			if msg != "" {
 				return Result{Failed: true, Data: data, Msg: msg}, nil
 			}
-		} else if err := t.Conn.Upload(ctx, bytes.NewReader(spec.content), dest, opts); err != nil {
-			return Result{}, fmt.Errorf("host %s: write %s: %w", t.Host, dest, err)
+		} else if err := t.upload(ctx, bytes.NewReader(spec.content), dest, opts); err != nil {
+			return Result{}, err
 		}
 	} else {
 		var cmds []string
@@ -358,7 +361,7 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 		if groupChanged {
 			cmds = append(cmds, fmt.Sprintf("chgrp %s -- %s", quote(spec.group), quote(dest)))
 		}
-		if _, err := t.mustExec(ctx, "set attributes of "+dest, strings.Join(cmds, " && ")); err != nil {
+		if _, err := t.changeExec(ctx, "set attributes of "+dest, strings.Join(cmds, " && ")); err != nil {
 			return Result{}, err
 		}
 	}
@@ -368,22 +371,27 @@ func (t *Task) write(ctx context.Context, spec putSpec, rf remoteFile) (Result, 
 
 // validatedUpload uploads the new content beside dest, runs spec.validate on
 // it and only then renames it over dest. A failed validation is returned as
-// a message; dest is then untouched.
-func (t *Task) validatedUpload(ctx context.Context, spec putSpec, dest string, opts transport.UploadOptions) (string, error) {
+// a message; dest is then untouched. In check mode nothing is uploaded, so
+// nothing is validated either.
+func (t *Task) validatedUpload(ctx context.Context, spec putSpec, dest string, opts transport.UploadOptions) (msg string, err error) {
 	tmp := path.Join(path.Dir(dest), ".koala-validate-"+nonce())
-	if err := t.Conn.Upload(ctx, bytes.NewReader(spec.content), tmp, opts); err != nil {
-		return "", fmt.Errorf("host %s: write %s: %w", t.Host, tmp, err)
+	if err := t.upload(ctx, bytes.NewReader(spec.content), tmp, opts); err != nil {
+		return "", err
 	}
 	check := strings.ReplaceAll(spec.validate, "%s", quote(tmp))
-	res, err := t.exec(ctx, fmt.Sprintf("( %s ) >&2 || { rc=$?; rm -f -- %s; exit $rc; }; mv -f -- %s %s", check, quote(tmp), quote(tmp), quote(dest)))
-	if err != nil {
-		return "", fmt.Errorf("validate %s: %w", dest, err)
-	}
-	if res.RC != 0 {
-		return fmt.Sprintf("host %s: %s not written: validation (%s) failed with exit status %d: %s",
-			t.Host, dest, spec.validate, res.RC, firstLine(res.Stderr)), nil
-	}
-	return "", nil
+	cmd := fmt.Sprintf("( %s ) >&2 || { rc=$?; rm -f -- %s; exit $rc; }; mv -f -- %s %s", check, quote(tmp), quote(tmp), quote(dest))
+	_, err = t.change("validate and move into place "+dest, func() error {
+		res, err := t.exec(ctx, cmd)
+		if err != nil {
+			return fmt.Errorf("validate %s: %w", dest, err)
+		}
+		if res.RC != 0 {
+			msg = fmt.Sprintf("host %s: %s not written: validation (%s) failed with exit status %d: %s",
+				t.Host, dest, spec.validate, res.RC, firstLine(res.Stderr))
+		}
+		return nil
+	})
+	return msg, err
 }
 
 // fillOwnership reports the file's resulting mode/owner/group as copy does.

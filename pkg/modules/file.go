@@ -15,14 +15,14 @@ func (fileModule) Args() (accepted, required []string) {
 		[]string{"path|dest|name"}
 }
 
-// fileScript inspects and changes a path in one round trip. Lines it prints:
-// "before <state> <mode> <owner> <group>", "change <command>" for each change
-// made (or, in check mode, that would be made), "fail <message>" for a refusal,
-// and "after ..." like before. A command that fails stops it with its stderr.
+// fileScript inspects and changes a path in one round trip, each change
+// through the gate's `change` (Task.script). Lines it prints: "before <state>
+// <mode> <owner> <group>", "change <command>" for each change made (or, in
+// check mode, that would be made), "fail <message>" for a refusal, and
+// "after ..." like before. A command that fails stops it with its stderr.
 const fileScript = `
 cur() { if [ -L "$p" ]; then echo link; elif [ -d "$p" ]; then echo directory; elif [ -f "$p" ]; then echo file; elif [ -e "$p" ]; then echo other; else echo absent; fi; }
 attrs() { [ -e "$p" ] || [ -L "$p" ] && stat $fl -c '%a %U %G %u %g' -- "$p"; }
-do_() { echo "change $*"; [ "$check" = 1 ] || "$@" || exit 1; }
 fail() { echo "fail $*"; exit 0; }
 differs() { o=$(find "$@" -print -quit) || exit 1; [ -n "$o" ]; }
 fl=-L; [ "$follow" = 1 ] || fl=
@@ -30,18 +30,18 @@ b=$(cur); [ "$state" = link ] && fl=
 echo "before $b $(attrs)"
 [ -n "$state" ] || { if [ "$b" = absent ]; then state=file; elif [ "$b" = link ] && [ -d "$p" ]; then state=directory; else state=$b; fi; }
 case $state in
-absent) [ "$b" = absent ] || do_ rm -rf -- "$p"; echo "after absent"; exit 0 ;;
+absent) [ "$b" = absent ] || change rm -rf -- "$p"; echo "after absent"; exit 0 ;;
 directory)
   if [ ! -d "$p" ]; then
     [ "$b" = absent ] || fail "$p exists and is a $b, not a directory"
-    do_ mkdir -p -- "$p"
+    change mkdir -p -- "$p"
   fi ;;
 file)
   [ "$b" = absent ] && fail "file $p is absent, cannot continue (use state=touch to create it)"
   [ -d "$p" ] && fail "$p is a directory, not a file" ;;
 touch)
   [ -d "$p" ] && [ "$b" != absent ] && [ ! -L "$p" ] && fail "$p is a directory; touch makes files"
-  do_ touch -- "$p" ;;
+  change touch -- "$p" ;;
 link|hard)
   if [ "$state" = link ] && [ "$b" = link ] && [ "$(readlink -- "$p")" = "$src" ]; then :
   elif [ "$state" = hard ] && [ "$p" -ef "$src" ]; then :
@@ -49,7 +49,7 @@ link|hard)
     [ "$b" = directory ] && fail "$p is a directory, refusing to replace it with a link"
     [ "$b" = absent ] || [ "$b" = link ] || [ "$force" = 1 ] || fail "$p exists and is a $b; set force=true to replace it with a link"
     ( cd -- "$(dirname -- "$p")" 2>/dev/null && [ -e "$src" ] ) || [ "$force" = 1 ] || fail "link source $src does not exist (set force=true to link anyway)"
-    if [ "$state" = link ]; then do_ ln -sfn -- "$src" "$p"; else do_ ln -f -- "$src" "$p"; fi
+    if [ "$state" = link ]; then change ln -sfn -- "$src" "$p"; else change ln -f -- "$src" "$p"; fi
   fi ;;
 other) ;;
 *) fail "unsupported state $state" ;;
@@ -57,9 +57,9 @@ esac
 if [ -e "$p" ] || [ -L "$p" ]; then
   h=-H; [ "$fl" = -L ] || h=-P
   depth="-maxdepth 0"; [ "$recurse" = 1 ] && [ -d "$p" ] && depth=
-  [ -n "$mode" ] && [ "$state" != link ] && differs $h "$p" $depth ! -perm "$mode" && do_ chmod $R "$mode" -- "$p"
-  [ -n "$owner" ] && differs $h "$p" $depth ! -user "$owner" && do_ chown $R $hl "$owner" -- "$p"
-  [ -n "$group" ] && differs $h "$p" $depth ! -group "$group" && do_ chgrp $R $hl "$group" -- "$p"
+  [ -n "$mode" ] && [ "$state" != link ] && differs $h "$p" $depth ! -perm "$mode" && change chmod $R "$mode" -- "$p"
+  [ -n "$owner" ] && differs $h "$p" $depth ! -user "$owner" && change chown $R $hl "$owner" -- "$p"
+  [ -n "$group" ] && differs $h "$p" $depth ! -group "$group" && change chgrp $R $hl "$group" -- "$p"
 fi
 echo "after $(cur) $(attrs)"
 `
@@ -98,10 +98,10 @@ func (fileModule) Run(ctx context.Context, t *Task) (Result, error) {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "p=%s state=%s mode=%s owner=%s group=%s src=%s\n", quote(p), quote(state), quote(modeS), quote(owner), quote(group), quote(src))
-	fmt.Fprintf(&sb, "check=%s force=%s follow=%s recurse=%s R=%s hl=%s\n", flag(t.Check), flag(force), flag(follow), flag(recurse),
+	fmt.Fprintf(&sb, "force=%s follow=%s recurse=%s R=%s hl=%s\n", flag(force), flag(follow), flag(recurse),
 		map[bool]string{true: "-R", false: ""}[recurse], map[bool]string{true: "-h", false: ""}[state == "link"])
 	sb.WriteString(fileScript)
-	res, err := t.exec(ctx, sb.String())
+	res, err := t.exec(ctx, t.script(sb.String()))
 	if err != nil {
 		return Result{}, fmt.Errorf("file %s: %w", p, err)
 	}
@@ -136,7 +136,7 @@ func (fileModule) Run(ctx context.Context, t *Task) (Result, error) {
 	}
 	r := Result{Changed: len(changes) > 0, Data: data}
 	final := after
-	if t.Check {
+	if t.checkMode() {
 		// Nothing was applied: report the state asked for.
 		final = before
 		if state != "" {
@@ -150,7 +150,7 @@ func (fileModule) Run(ctx context.Context, t *Task) (Result, error) {
 		data["mode"], data["owner"], data["group"] = fmt.Sprintf("%04s", final[1]), final[2], final[3]
 		data["uid"], data["gid"] = atoiOr(final[4]), atoiOr(final[5])
 	}
-	if t.Check {
+	if t.checkMode() {
 		if modeS != "" {
 			data["mode"] = modeS
 		}

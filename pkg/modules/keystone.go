@@ -177,21 +177,25 @@ type ks struct {
 	client  *gophercloud.ServiceClient
 	http    *http.Client
 	authURL string
-	check   bool
+	gate    *Task // every create and update goes through its change
 	created []any
 	updated []any
 }
 
-func (k *ks) did(created bool, format string, v ...any) {
-	s := fmt.Sprintf(format, v...)
-	if k.check {
-		s = "(check mode) " + s
+// change creates (or, created false, updates) what through the gate and
+// lists it; in check mode apply does not run, so an object made by apply
+// keeps its zero value (an ID stays checkID).
+func (k *ks) change(created bool, what string, apply func() error) error {
+	s, err := k.gate.change(what, apply)
+	if err != nil {
+		return err
 	}
 	if created {
 		k.created = append(k.created, s)
 	} else {
 		k.updated = append(k.updated, s)
 	}
+	return nil
 }
 
 func (keystoneRegister) Run(ctx context.Context, t *Task) (Result, error) {
@@ -228,7 +232,7 @@ func (keystoneRegister) Run(ctx context.Context, t *Task) (Result, error) {
 	if err != nil {
 		return fail(err)
 	}
-	k := &ks{host: t.Host, client: client, http: hc, authURL: req.auth.url, check: t.Check}
+	k := &ks{host: t.Host, client: client, http: hc, authURL: req.auth.url, gate: t}
 	if err := k.register(ctx, req); err != nil {
 		return fail(err)
 	}
@@ -307,14 +311,12 @@ func (k *ks) ensureRegion(ctx context.Context, id string) error {
 	case !gophercloud.ResponseCodeIs(err, http.StatusNotFound):
 		return fmt.Errorf("look up region %s: %w", id, err)
 	}
-	k.did(true, "region %s", id)
-	if k.check {
+	return k.change(true, "create region "+id, func() error {
+		if _, err := regions.Create(ctx, k.client, regions.CreateOpts{ID: id}).Extract(); err != nil {
+			return fmt.Errorf("create region %s: %w", id, err)
+		}
 		return nil
-	}
-	if _, err := regions.Create(ctx, k.client, regions.CreateOpts{ID: id}).Extract(); err != nil {
-		return fmt.Errorf("create region %s: %w", id, err)
-	}
-	return nil
+	})
 }
 
 func (k *ks) ensureService(ctx context.Context, s ksService, region string) error {
@@ -335,57 +337,64 @@ func (k *ks) ensureService(ctx context.Context, s ksService, region string) erro
 	}
 	switch {
 	case svc == nil:
-		k.did(true, "service %s (%s)", s.name, s.typ)
-		if k.check {
-			for _, e := range s.endpoints {
-				k.did(true, "endpoint %s %s %s", s.name, e.iface, e.url)
+		err := k.change(true, fmt.Sprintf("create service %s (%s)", s.name, s.typ), func() error {
+			created, err := services.Create(ctx, k.client, services.CreateOpts{Name: s.name, Type: s.typ, Description: s.description}).Extract()
+			if err != nil {
+				return fmt.Errorf("create service %s (%s): %w", s.name, s.typ, err)
 			}
+			svc = created
 			return nil
-		}
-		created, err := services.Create(ctx, k.client, services.CreateOpts{Name: s.name, Type: s.typ, Description: s.description}).Extract()
+		})
 		if err != nil {
-			return fmt.Errorf("create service %s (%s): %w", s.name, s.typ, err)
+			return err
 		}
-		svc = created
 	case s.description != "" && svc.Description != s.description:
-		k.did(false, "service %s description", s.name)
-		if !k.check {
+		err := k.change(false, "update service "+s.name+" description", func() error {
 			if _, err := services.Update(ctx, k.client, svc.ID, services.UpdateOpts{Description: &s.description}).Extract(); err != nil {
 				return fmt.Errorf("update service %s: %w", s.name, err)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	if len(s.endpoints) == 0 {
 		return nil
 	}
-	pages, err = endpoints.List(k.client, endpoints.ListOpts{ServiceID: svc.ID, RegionID: region}).AllPages(ctx)
-	if err != nil {
-		return fmt.Errorf("list endpoints of %s: %w", s.name, err)
-	}
-	have, err := endpoints.ExtractEndpoints(pages)
-	if err != nil {
-		return fmt.Errorf("list endpoints of %s: %w", s.name, err)
+	// A service check mode did not create has no endpoints yet.
+	var have []endpoints.Endpoint
+	if svc != nil {
+		pages, err = endpoints.List(k.client, endpoints.ListOpts{ServiceID: svc.ID, RegionID: region}).AllPages(ctx)
+		if err != nil {
+			return fmt.Errorf("list endpoints of %s: %w", s.name, err)
+		}
+		if have, err = endpoints.ExtractEndpoints(pages); err != nil {
+			return fmt.Errorf("list endpoints of %s: %w", s.name, err)
+		}
 	}
 	for _, ch := range endpointChanges(have, s.endpoints) {
+		var err error
 		if ch.id == "" {
-			k.did(true, "endpoint %s %s %s", s.name, ch.iface, ch.url)
-			if k.check {
-				continue
-			}
-			_, err := endpoints.Create(ctx, k.client, endpoints.CreateOpts{
-				Availability: gophercloud.Availability(ch.iface), URL: ch.url, ServiceID: svc.ID, Region: region,
-			}).Extract()
-			if err != nil {
-				return fmt.Errorf("create %s endpoint of %s: %w", ch.iface, s.name, err)
-			}
-			continue
+			err = k.change(true, fmt.Sprintf("create endpoint %s %s %s", s.name, ch.iface, ch.url), func() error {
+				_, err := endpoints.Create(ctx, k.client, endpoints.CreateOpts{
+					Availability: gophercloud.Availability(ch.iface), URL: ch.url, ServiceID: svc.ID, Region: region,
+				}).Extract()
+				if err != nil {
+					return fmt.Errorf("create %s endpoint of %s: %w", ch.iface, s.name, err)
+				}
+				return nil
+			})
+		} else {
+			err = k.change(false, fmt.Sprintf("update endpoint %s %s %s (was %s)", s.name, ch.iface, ch.url, ch.was), func() error {
+				if _, err := endpoints.Update(ctx, k.client, ch.id, endpoints.UpdateOpts{URL: ch.url}).Extract(); err != nil {
+					return fmt.Errorf("update %s endpoint of %s: %w", ch.iface, s.name, err)
+				}
+				return nil
+			})
 		}
-		k.did(false, "endpoint %s %s %s (was %s)", s.name, ch.iface, ch.url, ch.was)
-		if k.check {
-			continue
-		}
-		if _, err := endpoints.Update(ctx, k.client, ch.id, endpoints.UpdateOpts{URL: ch.url}).Extract(); err != nil {
-			return fmt.Errorf("update %s endpoint of %s: %w", ch.iface, s.name, err)
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -453,15 +462,16 @@ func (k *ks) ensureRole(ctx context.Context, name string) (string, error) {
 			return r.ID, nil
 		}
 	}
-	k.did(true, "role %s", name)
-	if k.check {
-		return checkID, nil
-	}
-	r, err := roles.Create(ctx, k.client, roles.CreateOpts{Name: name}).Extract()
-	if err != nil {
-		return "", fmt.Errorf("create role %s: %w", name, err)
-	}
-	return r.ID, nil
+	id := checkID
+	err = k.change(true, "create role "+name, func() error {
+		r, err := roles.Create(ctx, k.client, roles.CreateOpts{Name: name}).Extract()
+		if err != nil {
+			return fmt.Errorf("create role %s: %w", name, err)
+		}
+		id = r.ID
+		return nil
+	})
+	return id, err
 }
 
 func (k *ks) ensureProject(ctx context.Context, name, domainID string) (string, error) {
@@ -476,15 +486,16 @@ func (k *ks) ensureProject(ctx context.Context, name, domainID string) (string, 
 	if len(all) > 0 {
 		return all[0].ID, nil
 	}
-	k.did(true, "project %s", name)
-	if k.check {
-		return checkID, nil
-	}
-	p, err := projects.Create(ctx, k.client, projects.CreateOpts{Name: name, DomainID: domainID}).Extract()
-	if err != nil {
-		return "", fmt.Errorf("create project %s: %w", name, err)
-	}
-	return p.ID, nil
+	id := checkID
+	err = k.change(true, "create project "+name, func() error {
+		p, err := projects.Create(ctx, k.client, projects.CreateOpts{Name: name, DomainID: domainID}).Extract()
+		if err != nil {
+			return fmt.Errorf("create project %s: %w", name, err)
+		}
+		id = p.ID
+		return nil
+	})
+	return id, err
 }
 
 func (k *ks) ensureUser(ctx context.Context, u ksUser, domainID string) (string, error) {
@@ -497,15 +508,16 @@ func (k *ks) ensureUser(ctx context.Context, u ksUser, domainID string) (string,
 		return "", fmt.Errorf("look up user %s: %w", u.user, err)
 	}
 	if len(all) == 0 {
-		k.did(true, "user %s", u.user)
-		if k.check {
-			return checkID, nil
-		}
-		created, err := users.Create(ctx, k.client, users.CreateOpts{Name: u.user, DomainID: domainID, Password: u.password}).Extract()
-		if err != nil {
-			return "", fmt.Errorf("create user %s: %w", u.user, err)
-		}
-		return created.ID, nil
+		id := checkID
+		err := k.change(true, "create user "+u.user, func() error {
+			created, err := users.Create(ctx, k.client, users.CreateOpts{Name: u.user, DomainID: domainID, Password: u.password}).Extract()
+			if err != nil {
+				return fmt.Errorf("create user %s: %w", u.user, err)
+			}
+			id = created.ID
+			return nil
+		})
+		return id, err
 	}
 	uid := all[0].ID
 	if u.password == "" {
@@ -516,11 +528,14 @@ func (k *ks) ensureUser(ctx context.Context, u ksUser, domainID string) (string,
 		return "", fmt.Errorf("check the password of user %s: %w", u.user, err)
 	}
 	if !ok {
-		k.did(false, "user %s password", u.user)
-		if !k.check {
+		err := k.change(false, "set the password of user "+u.user, func() error {
 			if _, err := users.Update(ctx, k.client, uid, users.UpdateOpts{Password: u.password}).Extract(); err != nil {
-				return "", fmt.Errorf("set the password of user %s: %w", u.user, err)
+				return fmt.Errorf("set the password of user %s: %w", u.user, err)
 			}
+			return nil
+		})
+		if err != nil {
+			return "", err
 		}
 	}
 	return uid, nil
@@ -558,12 +573,10 @@ func (k *ks) ensureAssignment(ctx context.Context, u ksUser, userID, projectID, 
 			return nil
 		}
 	}
-	k.did(true, "role %s for user %s on project %s", role, u.user, u.project)
-	if k.check {
+	return k.change(true, fmt.Sprintf("give user %s role %s on project %s", u.user, role, u.project), func() error {
+		if err := roles.Assign(ctx, k.client, roleID, roles.AssignOpts{UserID: userID, ProjectID: projectID}).ExtractErr(); err != nil {
+			return fmt.Errorf("give %s role %s on %s: %w", u.user, role, u.project, err)
+		}
 		return nil
-	}
-	if err := roles.Assign(ctx, k.client, roleID, roles.AssignOpts{UserID: userID, ProjectID: projectID}).ExtractErr(); err != nil {
-		return fmt.Errorf("give %s role %s on %s: %w", u.user, role, u.project, err)
-	}
-	return nil
+	})
 }

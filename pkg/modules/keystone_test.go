@@ -153,10 +153,13 @@ func TestKeystoneRegister(t *testing.T) {
 
 	r := run(t, c, "keystone_register", a, check)
 	mustChanged(t, r, true)
+	if created := fmt.Sprint(r.Data["created"]); !strings.Contains(created, "would create endpoint glance public") {
+		t.Errorf("check mode: created %s", created)
+	}
 	r = run(t, c, "keystone_register", a)
 	mustChanged(t, r, true)
 	created := fmt.Sprint(r.Data["created"])
-	for _, want := range []string{"service glance (image)", "endpoint glance internal http://internal.example:9292", "endpoint glance public", "project service", "user glance", "role koala_test_role", "role admin for user glance on project service"} {
+	for _, want := range []string{"create service glance (image)", "create endpoint glance internal http://internal.example:9292", "create endpoint glance public", "create project service", "create user glance", "create role koala_test_role", "give user glance role admin on project service"} {
 		if !strings.Contains(created, want) {
 			t.Errorf("created %s: %q missing", created, want)
 		}
@@ -175,7 +178,7 @@ func TestKeystoneRegister(t *testing.T) {
 	r = run(t, c, "keystone_register", moved)
 	mustChanged(t, r, true)
 	updated := fmt.Sprint(r.Data["updated"])
-	if !strings.Contains(updated, "endpoint glance internal http://moved.example:9292 (was http://internal.example:9292)") || !strings.Contains(updated, "user glance password") {
+	if !strings.Contains(updated, "update endpoint glance internal http://moved.example:9292 (was http://internal.example:9292)") || !strings.Contains(updated, "set the password of user glance") {
 		t.Errorf("updated: %s", updated)
 	}
 	if r := run(t, c, "keystone_register", moved); r.Changed {

@@ -406,31 +406,45 @@ func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (
 			var err error
 			if cfg, err = ca.readConfigHash(ctx, t); err != nil {
 				// In check mode the config tasks did not make the directory.
-				if !t.Check || !strings.Contains(err.Error(), "no such directory") {
+				if !t.checkMode() || !strings.Contains(err.Error(), "no such directory") {
 					return Result{}, err
 				}
 				cfg = configHash{now: "(not written yet)"}
 			}
 			// Only a config change since the last (re)start restarts an
-			// unchanged container; a new or recreated one reads the config anyway.
-			restart = restart && cfg.changed()
+			// unchanged container; a new or recreated one reads the config
+			// anyway. A file an earlier task would have changed under
+			// config_dir (check mode wrote none) counts as a change.
+			restart = restart && (cfg.changed() || pendingUnder(t.CheckPending, ca.configDir))
 		}
-		if t.Check {
-			// Check mode wrote no config: a file an earlier task would have
-			// changed under config_dir counts as a config change.
-			configChanged := ca.configDir != "" && (cfg.changed() || pendingUnder(t.CheckPending, ca.configDir))
-			return ca.wouldDo(ctx, t, c, ca.action == "recreate_or_restart_container" && configChanged)
-		}
-		did, err := c.Ensure(ctx, s, restart)
+		r, what, err := ca.decide(ctx, t, c, restart)
 		if err != nil {
 			return Result{}, err
 		}
+		if what != "" {
+			did := ""
+			msg, err := t.change(what, func() error {
+				var err error
+				did, err = c.Ensure(ctx, s, restart)
+				return err
+			})
+			if err != nil {
+				return Result{}, err
+			}
+			r.Msg, r.Data["result"] = msg, did
+			if did != "" {
+				r.Msg = did
+			}
+			if t.Diff {
+				r.Diff[0].After = msg + "\n"
+			}
+		}
 		if ca.configDir != "" && cfg.changed() {
-			if err := ca.recordConfigHash(ctx, t, cfg.now); err != nil {
+			if _, err := t.change("record the config hash of "+s.Name, func() error { return ca.recordConfigHash(ctx, t, cfg.now) }); err != nil {
 				return Result{}, err
 			}
 		}
-		return Result{Changed: did != "", Msg: did, Data: map[string]any{"result": did}}, nil
+		return r, nil
 
 	case "stop_container":
 		st, ok, err := c.Inspect(ctx, s.Name)
@@ -443,18 +457,24 @@ func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (
 			}
 			return failed("host %s: no container %s to stop (set ignore_missing: true if that is fine)", t.Host, s.Name), nil
 		}
-		if !st.Running || t.Check {
-			return Result{Changed: st.Running}, nil
+		if !st.Running {
+			return Result{}, nil
 		}
-		stopped, err := c.Stop(ctx, s.Name)
-		return Result{Changed: stopped}, err
+		stopped := true
+		msg, err := t.change("stop "+s.Name, func() error {
+			var err error
+			stopped, err = c.Stop(ctx, s.Name)
+			return err
+		})
+		return Result{Changed: stopped, Msg: msg}, err
 
 	case "stop_and_remove_container", "remove_container":
 		_, ok, err := c.Inspect(ctx, s.Name)
-		if err != nil || !ok || t.Check {
-			return Result{Changed: ok}, err
+		if err != nil || !ok {
+			return Result{}, err
 		}
-		return Result{Changed: true}, c.Remove(ctx, s.Name)
+		msg, err := t.change("remove "+s.Name, func() error { return c.Remove(ctx, s.Name) })
+		return Result{Changed: true, Msg: msg}, err
 
 	case "restart_container":
 		if _, ok, err := c.Inspect(ctx, s.Name); err != nil {
@@ -462,78 +482,89 @@ func (ca containerArgs) run(ctx context.Context, t *Task, c *container.Client) (
 		} else if !ok {
 			return failed("host %s: no container %s to restart", t.Host, s.Name), nil
 		}
-		if t.Check {
-			return Result{Changed: true}, nil
-		}
-		return Result{Changed: true}, c.Restart(ctx, s.Name)
+		msg, err := t.change("restart "+s.Name, func() error { return c.Restart(ctx, s.Name) })
+		return Result{Changed: true, Msg: msg}, err
 
 	case "pull_image":
-		if t.Check {
-			return Result{Changed: true, Msg: "would pull " + s.Image}, nil
+		// Changed only when the tag now names another image (in check mode
+		// it may).
+		pulled := true
+		msg, err := t.change("pull "+s.Image, func() error {
+			var err error
+			pulled, err = c.Pull(ctx, s.Image, true)
+			return err
+		})
+		r := Result{Changed: pulled}
+		if pulled {
+			r.Msg = msg
 		}
-		// Changed only when the tag now names another image.
-		pulled, err := c.Pull(ctx, s.Image, true)
-		return Result{Changed: pulled}, err
+		return r, err
 
 	case "remove_volume":
-		if t.Check {
-			vols, err := c.Volumes(ctx)
-			if err != nil {
-				return Result{}, err
-			}
-			return Result{Changed: slices.Contains(vols, s.Name)}, nil
+		vols, err := c.Volumes(ctx)
+		if err != nil || !slices.Contains(vols, s.Name) {
+			return Result{}, err
 		}
-		removed, err := c.RemoveVolume(ctx, s.Name)
-		return Result{Changed: removed}, err
+		removed := true
+		msg, err := t.change("remove volume "+s.Name, func() error {
+			var err error
+			removed, err = c.RemoveVolume(ctx, s.Name)
+			return err
+		})
+		return Result{Changed: removed, Msg: msg}, err
 
 	case "wait_healthy":
 		timeout := ca.timeout
 		if timeout <= 0 {
 			timeout = defaultHealthyTimeout
 		}
-		if t.Check {
-			return Result{}, nil
+		// Waiting is the end of the change that started the container: in
+		// check mode none was made, so there is nothing to wait for.
+		var unhealthy error
+		_, err := t.change("wait until "+s.Name+" is healthy", func() error {
+			_, unhealthy = c.WaitHealthy(ctx, s.Name, timeout)
+			return nil
+		})
+		if unhealthy != nil {
+			return failed("%v", unhealthy), nil
 		}
-		if _, err := c.WaitHealthy(ctx, s.Name, timeout); err != nil {
-			return failed("%v", err), nil
-		}
-		return Result{}, nil
+		return Result{}, err
 	}
 	return Result{}, fmt.Errorf("action %q not handled (bug)", ca.action)
 }
 
-// wouldDo is recreate_or_restart_container and start_container in check
-// mode: it compares and says what it would do to the container, changing
-// nothing. With --diff the decision is a diff entry "container NAME", so
-// every container of a loop shows.
-func (ca containerArgs) wouldDo(ctx context.Context, t *Task, c *container.Client, restart bool) (Result, error) {
+// decide is what recreate_or_restart_container and start_container will do
+// to the container, read before doing it: what (in the imperative) is "" when
+// the container runs as wanted. With --diff the decision is a diff entry
+// "container NAME", so every container of a loop shows.
+func (ca containerArgs) decide(ctx context.Context, t *Task, c *container.Client, restart bool) (r Result, what string, err error) {
 	s := ca.spec
 	d, why, err := c.Compare(ctx, s)
 	if err != nil {
-		return Result{}, err
+		return Result{}, "", err
 	}
-	var before, after string
+	var before string
 	switch {
 	case d == container.Absent:
-		before, after = "absent", "would create "+s.Name+" from "+s.Image
+		before, what = "absent", "create "+s.Name+" from "+s.Image
 	case d == container.Recreate:
-		before, after = "running another spec", "would recreate "+s.Name+": "+why
+		before, what = "running another spec", "recreate "+s.Name+": "+why
 	case d == container.Stopped:
-		before, after = "stopped", "would start "+s.Name
+		before, what = "stopped", "start "+s.Name
 	case restart:
-		before, after = "running", "would restart "+s.Name+": its config in "+ca.configDir+" changed"
+		before, what = "running", "restart "+s.Name+": its config in "+ca.configDir+" changed"
 	default:
-		return Result{Msg: s.Name + " runs as wanted", Data: map[string]any{"decision": string(d)}}, nil
+		return Result{Msg: s.Name + " runs as wanted", Data: map[string]any{"decision": string(d)}}, "", nil
 	}
 	decision := string(d)
 	if d == container.Same {
 		decision = "restart"
 	}
-	r := Result{Changed: true, Msg: after, Data: map[string]any{"decision": decision}}
+	r = Result{Changed: true, Data: map[string]any{"decision": decision}}
 	if t.Diff {
-		r.Diff = []Diff{{Path: "container " + s.Name, Before: before + "\n", After: after + "\n"}}
+		r.Diff = []Diff{{Path: "container " + s.Name, Before: before + "\n"}}
 	}
-	return r, nil
+	return r, what, nil
 }
 
 // pendingUnder reports whether a path of pending is dir or under it.
@@ -589,14 +620,21 @@ func (ca containerArgs) recordConfigHash(ctx context.Context, t *Task, hash stri
 // runOnce runs a bootstrap container (detach: false) to completion. Its
 // output is the task's stdout; a non-zero exit fails the task.
 func (ca containerArgs) runOnce(ctx context.Context, t *Task, c *container.Client) (Result, error) {
-	if t.Check {
-		return Result{Changed: true, Msg: "would run " + ca.spec.Name + " to completion"}, nil
-	}
 	timeout := ca.timeout
 	if timeout <= 0 {
 		timeout = defaultRunOnceTimeout
 	}
-	out, err := c.RunOnce(ctx, ca.spec, timeout)
+	ran := false
+	var out string
+	var err error
+	msg, _ := t.change("run "+ca.spec.Name+" to completion", func() error {
+		ran = true
+		out, err = c.RunOnce(ctx, ca.spec, timeout)
+		return nil
+	})
+	if !ran {
+		return Result{Changed: true, Msg: msg}, nil
+	}
 	data := map[string]any{"stdout": out, "stdout_lines": lines([]byte(out))}
 	if err != nil {
 		if out != "" { // it ran and exited non-zero: the task failed, with its output

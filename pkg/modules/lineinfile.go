@@ -95,13 +95,12 @@ func (lineinfileModule) Run(ctx context.Context, t *Task) (Result, error) {
 		msg = "file created"
 	}
 	spec := putSpec{dest: p, content: after, mode: mode, hasMode: hasMode, owner: owner, group: group, backup: backup, force: true, validate: validate}
-	if !rf.exists && !rf.parentOK && !t.Check {
-		if _, err := t.mustExec(ctx, "create directory of "+p, "mkdir -p -- "+quote(path.Dir(p))); err != nil {
+	if !rf.exists && !rf.parentOK {
+		if _, err := t.changeExec(ctx, "create directory of "+p, "mkdir -p -- "+quote(path.Dir(p))); err != nil {
 			return Result{}, err
 		}
-		rf.parentOK = true
+		rf.parentOK = true // made, or in check mode it would be
 	}
-	rf.parentOK = true // in check mode a missing parent would be made
 	r, err := t.write(ctx, spec, rf)
 	if err != nil || r.Failed {
 		return r, err

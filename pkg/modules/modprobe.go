@@ -37,8 +37,7 @@ func (modprobeModule) Run(ctx context.Context, t *Task) (Result, error) {
 		act = "modprobe -r -- " + quote(name)
 		test = "! " + test
 	}
-	script := fmt.Sprintf("if %s; then exit 0; fi; echo change; [ %s = 1 ] || %s", test, flag(t.Check), act)
-	res, err := t.exec(ctx, script)
+	res, err := t.exec(ctx, t.script(fmt.Sprintf("if %s; then exit 0; fi; change %s", test, act)))
 	if err != nil {
 		return Result{}, fmt.Errorf("modprobe %s: %w", name, err)
 	}

@@ -196,10 +196,10 @@ func (mysqlDBModule) Run(ctx context.Context, t *Task) (Result, error) {
 			continue
 		}
 		changed = append(changed, n)
-		if t.Check {
-			continue
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
+		if _, err := t.change(stmt, func() error {
+			_, err := db.ExecContext(ctx, stmt)
+			return err
+		}); err != nil {
 			return Result{}, fmt.Errorf("mysql_db: host %s: %s: %w", t.Host, stmt, err)
 		}
 	}
@@ -475,10 +475,10 @@ func (mysqlUserModule) Run(ctx context.Context, t *Task) (Result, error) {
 	r := Result{Data: map[string]any{"user": name, "host": host}}
 	var todo []string // what would be done, for the message
 	exec := func(stmt string, args ...any) error {
-		if t.Check {
-			return nil
-		}
-		_, err := db.ExecContext(ctx, stmt, args...)
+		_, err := t.change(stmt, func() error {
+			_, err := db.ExecContext(ctx, stmt, args...)
+			return err
+		})
 		return err
 	}
 
@@ -611,10 +611,10 @@ func (mysqlQueryModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if err := a.err("mysql_query"); err != nil {
 		return Result{}, err
 	}
-	if t.Check {
-		for _, q := range queries {
-			if !readOnlyQuery.MatchString(q) {
-				return Result{Skipped: true, Msg: "check mode: mysql_query does not run statements that may change data"}, nil
+	for _, q := range queries {
+		if !readOnlyQuery.MatchString(q) {
+			if skip, ok := t.unpredictable("check mode: mysql_query does not run statements that may change data"); !ok {
+				return skip, nil
 			}
 		}
 	}

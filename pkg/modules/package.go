@@ -25,10 +25,12 @@ func (m aptModule) Args() (accepted, required []string) {
 		"install_recommends", "purge", "autoremove", "default_release"}, nil
 }
 
-// aptScript inspects and changes packages in one round trip. It prints
-// "cache_updated", "change <packages>" (what was, or in check mode would be,
-// installed, upgraded or removed) and "fail <message>"; apt's own output goes
-// to stderr.
+// aptScript inspects and changes packages in one round trip, each change
+// through the gate's `change` (Task.script). It prints "cache_updated",
+// "packages <names>" (what was, or in check mode would be, installed,
+// upgraded or removed) and "fail <message>"; apt's own output goes to
+// stderr. An install is simulated first (apt-get -s), so that a package apt
+// cannot install fails the same way in check mode and in a real run.
 const aptScript = `
 fail() { echo "fail $*"; exit 0; }
 command -v apt-get >/dev/null 2>&1 || fail "apt-get not found: koala's package module supports apt hosts only"
@@ -37,8 +39,7 @@ apt="apt-get -q -y -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef
 if [ "$update" = 1 ]; then
   stamp=/var/lib/apt/periodic/update-success-stamp; [ -e $stamp ] || stamp=/var/cache/apt/pkgcache.bin
   if [ "$valid" -gt 0 ] && [ -e $stamp ] && [ $(( $(date +%s) - $(stat -c %Y $stamp) )) -lt "$valid" ]; then :
-  elif [ "$check" != 1 ]; then apt-get -q -o DPkg::Lock::Timeout=120 update >&2 || fail "apt-get update failed"; echo cache_updated
-  else echo cache_updated; fi
+  else change apt-get -q -o DPkg::Lock::Timeout=120 update; echo cache_updated; fi
 fi
 [ $# -gt 0 ] || exit 0
 # installed <name[=version]>: is it installed (at that version)?
@@ -53,19 +54,19 @@ case $state in
 present)
   for p; do installed "$p" || todo="$todo $p"; done
   [ -n "$todo" ] || exit 0
-  if [ "$check" = 1 ]; then $apt -s install $todo >&2 || fail "cannot install$todo (apt-get -s install failed)"
-  else $apt install $todo >&2 || exit 1; fi ;;
+  $apt -s install $todo >&2 || fail "cannot install$todo (apt-get -s install failed)"
+  change $apt install $todo ;;
 latest)
   todo=$($apt -s install "$@" 2>/dev/null | sed -n 's/^Inst \([^ ]*\).*/\1/p' | tr '\n' ' ')
   if [ -z "$todo" ]; then $apt -s install "$@" >/dev/null 2>&1 || { $apt -s install "$@" >&2; fail "cannot install $*"; }; exit 0; fi
-  [ "$check" = 1 ] || $apt install "$@" >&2 || exit 1 ;;
+  change $apt install "$@" ;;
 absent)
   for p; do s=$(dpkg-query -W -f='${db:Status-Abbrev}' -- "${p%%=*}" 2>/dev/null) || continue
     case $s in ii*|iU*|iF*|iH*|hi*) todo="$todo ${p%%=*}" ;; rc*) [ "$purge" = 1 ] && todo="$todo ${p%%=*}" ;; esac; done
   [ -n "$todo" ] || exit 0
-  [ "$check" = 1 ] || $apt $rm $todo >&2 || exit 1 ;;
+  change $apt $rm $todo ;;
 esac
-echo "change $todo"
+echo "packages $todo"
 `
 
 func (m aptModule) Run(ctx context.Context, t *Task) (Result, error) {
@@ -117,10 +118,10 @@ func (m aptModule) Run(ctx context.Context, t *Task) (Result, error) {
 		rm += " --autoremove"
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "set -- %s\nstate=%s update=%s valid=%d check=%s purge=%s rm=%s opts=%s\n",
-		quoteAll(names), state, flag(update), valid, flag(t.Check), flag(purge), quote(rm), quote(strings.Join(opts, " ")))
+	fmt.Fprintf(&sb, "set -- %s\nstate=%s update=%s valid=%d purge=%s rm=%s opts=%s\n",
+		quoteAll(names), state, flag(update), valid, flag(purge), quote(rm), quote(strings.Join(opts, " ")))
 	sb.WriteString(aptScript)
-	res, err := t.exec(ctx, sb.String())
+	res, err := t.exec(ctx, t.script(sb.String()))
 	if err != nil {
 		return Result{}, fmt.Errorf("%s %s: %w", modName, strings.Join(names, " "), err)
 	}
@@ -132,7 +133,7 @@ func (m aptModule) Run(ctx context.Context, t *Task) (Result, error) {
 		switch key {
 		case "cache_updated":
 			data["cache_updated"] = true
-		case "change":
+		case "packages":
 			changed = strings.Fields(val)
 		case "fail":
 			r.Failed, r.Msg = true, fmt.Sprintf("host %s: %s: %s", t.Host, val, lastLine(res.Stderr))
@@ -149,7 +150,7 @@ func (m aptModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if len(changed) > 0 {
 		verb := map[string]string{"present": "installed", "latest": "installed or upgraded", "absent": "removed"}[state]
 		r.Msg = verb + ": " + strings.Join(changed, " ")
-		if t.Check {
+		if t.checkMode() {
 			r.Msg = "would have " + r.Msg
 		}
 	}

@@ -27,23 +27,24 @@ func (m serviceModule) Args() (accepted, required []string) {
 	return []string{"name", "state", "enabled", "daemon_reload"}, []string{"name"}
 }
 
-// serviceScript inspects and changes a service in one round trip. It prints
-// "mgr <systemd|sysv>", "running <0|1>", "enabled <0|1|->" (- when the unit
-// cannot be enabled), "change <what>" per change and "fail <message>".
+// serviceScript inspects and changes a service in one round trip, each change
+// through the gate's `change` (Task.script). It prints "mgr <systemd|sysv>",
+// "running <0|1>", "enabled <0|1|->" (- when the unit cannot be enabled),
+// "change <what>" per change and "fail <message>". daemon-reload and
+// daemon-reexec are changes that are not reported as such (as Ansible).
 const serviceScript = `
 fail() { echo "fail $*"; exit 0; }
-do_() { echo "change $*"; [ "$check" = 1 ] || "$@" >&2 || exit 1; }
 if [ -d "$marker" ]; then
   echo "mgr systemd"
-  if [ "$reexec" = 1 ]; then [ "$check" = 1 ] || systemctl daemon-reexec >&2 || exit 1; fi
-  if [ "$reload" = 1 ]; then [ "$check" = 1 ] || systemctl daemon-reload >&2 || exit 1; fi
+  if [ "$reexec" = 1 ]; then change systemctl daemon-reexec; fi
+  if [ "$reload" = 1 ]; then change systemctl daemon-reload; fi
   [ -n "$name" ] || exit 0
   [ "$(systemctl show -p LoadState --value -- "$name")" = not-found ] && fail "could not find the requested service $name: no such systemd unit"
   case $(systemctl is-active -- "$name") in active|activating|reloading) run=1 ;; *) run=0 ;; esac
   case $(systemctl is-enabled -- "$name" 2>/dev/null) in enabled|enabled-runtime|alias) en=1 ;; disabled) en=0 ;; *) en=- ;; esac
-  start() { do_ systemctl start -- "$name"; }; stop() { do_ systemctl stop -- "$name"; }
-  restart() { do_ systemctl restart -- "$name"; }; reload() { do_ systemctl reload-or-restart -- "$name"; }
-  enable() { do_ systemctl enable -- "$name"; }; disable() { do_ systemctl disable -- "$name"; }
+  start() { change systemctl start -- "$name"; }; stop() { change systemctl stop -- "$name"; }
+  restart() { change systemctl restart -- "$name"; }; reload() { change systemctl reload-or-restart -- "$name"; }
+  enable() { change systemctl enable -- "$name"; }; disable() { change systemctl disable -- "$name"; }
 else
   echo "mgr sysv"
   [ -n "$name" ] || exit 0
@@ -51,10 +52,10 @@ else
   [ -x "$s" ] || fail "could not find the requested service $name: systemd is not running (PID 1 is $(cat /proc/1/comm 2>/dev/null)) and there is no $s"
   if "$s" status >/dev/null 2>&1; then run=1; else run=0; fi
   if ls /etc/rc[2345].d/S[0-9][0-9]"$name" >/dev/null 2>&1; then en=1; else en=0; fi
-  start() { do_ "$s" start; }; stop() { do_ "$s" stop; }; restart() { do_ "$s" restart; }
-  reload() { do_ "$s" reload; }
-  enable() { ls /etc/rc[0-6S].d/[SK][0-9][0-9]"$name" >/dev/null 2>&1 || do_ update-rc.d "$name" defaults; do_ update-rc.d "$name" enable; }
-  disable() { do_ update-rc.d "$name" disable; }
+  start() { change "$s" start; }; stop() { change "$s" stop; }; restart() { change "$s" restart; }
+  reload() { change "$s" reload; }
+  enable() { ls /etc/rc[0-6S].d/[SK][0-9][0-9]"$name" >/dev/null 2>&1 || change update-rc.d "$name" defaults; change update-rc.d "$name" enable; }
+  disable() { change update-rc.d "$name" disable; }
 fi
 echo "running $run"; echo "enabled $en"
 case $state in
@@ -103,9 +104,9 @@ func (m serviceModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if marker == "" {
 		marker = "/run/systemd/system"
 	}
-	script := fmt.Sprintf("name=%s state=%s enabled=%s reload=%s reexec=%s check=%s marker=%s\n%s",
-		quote(name), state, enabled, flag(reload), flag(reexec), flag(t.Check), quote(marker), serviceScript)
-	res, err := t.exec(ctx, script)
+	script := fmt.Sprintf("name=%s state=%s enabled=%s reload=%s reexec=%s marker=%s\n%s",
+		quote(name), state, enabled, flag(reload), flag(reexec), quote(marker), serviceScript)
+	res, err := t.exec(ctx, t.script(script))
 	if err != nil {
 		return Result{}, fmt.Errorf("%s %s: %w", modName, name, err)
 	}
@@ -118,7 +119,9 @@ func (m serviceModule) Run(ctx context.Context, t *Task) (Result, error) {
 		case "fail":
 			return Result{Failed: true, Data: data, Msg: fmt.Sprintf("host %s: %s", t.Host, val)}, nil
 		case "change":
-			changes = append(changes, val)
+			if !strings.HasPrefix(val, "systemctl daemon-") {
+				changes = append(changes, val)
+			}
 		case "running":
 			running = val
 		case "enabled":

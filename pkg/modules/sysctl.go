@@ -74,13 +74,10 @@ func (sysctlModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if t.Diff && fileChange {
 		r.Diff = []Diff{{Path: file, Before: string(content), After: string(newContent)}}
 	}
-	if !r.Changed || t.Check {
+	if !r.Changed {
 		return r, nil
 	}
 	if fileChange {
-		if !rf.parentOK {
-			return failed("host %s: sysctl_file %s: directory does not exist", t.Host, file), nil
-		}
 		wr, err := t.write(ctx, putSpec{dest: file, content: newContent, force: true}, rf)
 		if err != nil {
 			return Result{}, err
@@ -103,12 +100,17 @@ func (sysctlModule) Run(ctx context.Context, t *Task) (Result, error) {
 		cmds = append(cmds, fmt.Sprintf("sysctl -q %s-p %s", e, quote(file)))
 	}
 	if len(cmds) > 0 {
-		out, err := t.exec(ctx, strings.Join(cmds, " && "))
-		if err != nil {
+		if _, err := t.change("apply sysctl "+name, func() error {
+			out, err := t.exec(ctx, strings.Join(cmds, " && "))
+			if err != nil {
+				return err
+			}
+			if out.RC != 0 && !ignore {
+				r.Failed, r.Msg = true, fmt.Sprintf("host %s: apply sysctl %s=%s: %s", t.Host, name, value, firstLine(out.Stderr, out.Stdout))
+			}
+			return nil
+		}); err != nil {
 			return Result{}, err
-		}
-		if out.RC != 0 && !ignore {
-			r.Failed, r.Msg = true, fmt.Sprintf("host %s: apply sysctl %s=%s: %s", t.Host, name, value, firstLine(out.Stderr, out.Stdout))
 		}
 	}
 	return r, nil

@@ -105,8 +105,10 @@ func (uriModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if err := a.err("uri"); err != nil {
 		return Result{}, err
 	}
-	if t.Check && method != "GET" && method != "HEAD" {
-		return Result{Skipped: true, Msg: "uri: " + method + " skipped in check mode"}, nil
+	if method != "GET" && method != "HEAD" {
+		if skip, ok := t.unpredictable("uri: " + method + " skipped in check mode"); !ok {
+			return skip, nil
+		}
 	}
 
 	tr := &http.Transport{

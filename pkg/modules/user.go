@@ -26,39 +26,36 @@ func (groupModule) Args() (accepted, required []string) {
 	return []string{"name", "state", "gid", "system", "non_unique"}, []string{"name"}
 }
 
-// Both scripts print "change <command>" per change (made, or in check mode
-// due) and "entry <getent line>" for the result; a failing command stops them
-// with its stderr. Secrets (the password hash) arrive in the environment.
-const accountFuncs = `
-do_() { echo "change $*"; [ "$check" = 1 ] || "$@" >&2 || exit 1; }
-`
-
-const groupScript = accountFuncs + `
+// Both scripts make each change through the gate's `change` (Task.script),
+// which prints "change <command>" (made, or in check mode due); they print
+// "entry <getent line>" for the result; a failing command stops them with
+// its stderr. Secrets (the password hash) arrive in the environment.
+const groupScript = `
 e=$(getent group -- "$name")
 if [ "$state" = absent ]; then
-  [ -z "$e" ] || do_ groupdel -- "$name"
+  [ -z "$e" ] || change groupdel -- "$name"
   exit 0
 fi
 if [ -z "$e" ]; then
   set --; [ -n "$gid" ] && set -- -g "$gid"; [ "$system" = 1 ] && set -- "$@" -r; [ "$nonunique" = 1 ] && set -- "$@" -o
-  do_ groupadd "$@" -- "$name"
+  change groupadd "$@" -- "$name"
 elif [ -n "$gid" ] && [ "$(echo "$e" | cut -d: -f3)" != "$gid" ]; then
   set --; [ "$nonunique" = 1 ] && set -- -o
-  do_ groupmod "$@" -g "$gid" -- "$name"
+  change groupmod "$@" -g "$gid" -- "$name"
 fi
 echo "entry $(getent group -- "$name")"
 `
 
-const userScript = accountFuncs + `
+const userScript = `
 e=$(getent passwd -- "$name")
 if [ "$state" = absent ]; then
   set --; [ "$remove" = 1 ] && set -- -r; [ "$force" = 1 ] && set -- "$@" -f
-  [ -z "$e" ] || do_ userdel "$@" -- "$name"
+  [ -z "$e" ] || change userdel "$@" -- "$name"
   exit 0
 fi
 # member_of: the user's supplementary groups, one a line.
 member_of() { getent group | awk -F: -v u="$name" '{n=split($4,m,","); for(i=1;i<=n;i++) if (m[i]==u) print $1}'; }
-setpw() { echo "change password"; [ "$check" = 1 ] || printf '%s:%s\n' "$name" "$KOALA_PASSWORD" | chpasswd -e >&2 || exit 1; }
+set_password() { printf '%s:%s\n' "$name" "$KOALA_PASSWORD" | chpasswd -e; }
 if [ -z "$e" ]; then
   set --
   [ -n "$uid" ] && set -- "$@" -u "$uid"; [ "$nonunique" = 1 ] && set -- "$@" -o
@@ -69,8 +66,8 @@ if [ -z "$e" ]; then
   [ -n "$comment" ] && set -- "$@" -c "$comment"
   [ "$system" = 1 ] && set -- "$@" -r
   if [ "$createhome" = 1 ]; then set -- "$@" -m; else set -- "$@" -M; fi
-  do_ useradd "$@" -- "$name"
-  [ -z "$KOALA_PASSWORD" ] || setpw
+  change useradd "$@" -- "$name"
+  [ -z "$KOALA_PASSWORD" ] || change set_password
 else
   f() { echo "$e" | cut -d: -f$1; }
   set --
@@ -91,9 +88,9 @@ else
     fi
     if [ -n "$diff" ]; then if [ "$append" = 1 ]; then set -- "$@" -a -G "$groups"; else set -- "$@" -G "$groups"; fi; fi
   fi
-  [ $# -eq 0 ] || do_ usermod "$@" -- "$name"
+  [ $# -eq 0 ] || change usermod "$@" -- "$name"
   if [ -n "$KOALA_PASSWORD" ] && [ "$updatepw" = always ]; then
-    [ "$(getent shadow -- "$name" | cut -d: -f2)" = "$KOALA_PASSWORD" ] || setpw
+    [ "$(getent shadow -- "$name" | cut -d: -f2)" = "$KOALA_PASSWORD" ] || change set_password
   fi
 fi
 echo "entry $(getent passwd -- "$name")"
@@ -114,8 +111,8 @@ func (groupModule) Run(ctx context.Context, t *Task) (Result, error) {
 	if err := a.err("group"); err != nil {
 		return Result{}, err
 	}
-	script := fmt.Sprintf("name=%s state=%s gid=%s system=%s nonunique=%s check=%s\n%s",
-		quote(name), state, gid, flag(system), flag(nonUnique), flag(t.Check), groupScript)
+	script := fmt.Sprintf("name=%s state=%s gid=%s system=%s nonunique=%s\n%s",
+		quote(name), state, gid, flag(system), flag(nonUnique), groupScript)
 	changes, entries, r, err := t.accountScript(ctx, "group", name, script, nil)
 	if err != nil || r.Failed {
 		return r, err
@@ -147,7 +144,6 @@ func (userModule) Run(ctx context.Context, t *Task) (Result, error) {
 		"remove": flag(a.boolean(false, "remove")), "force": flag(a.boolean(false, "force")),
 		"nonunique": flag(a.boolean(false, "non_unique")), "setgroups": flag(a.has("groups")),
 		"setcomment": flag(a.has("comment")), "updatepw": a.choice("always", "update_password", "always", "on_create"),
-		"check": flag(t.Check),
 	}
 	password := a.str("", "password")
 	checkAccountName(a, name)
@@ -159,7 +155,7 @@ func (userModule) Run(ctx context.Context, t *Task) (Result, error) {
 	}
 	var sb strings.Builder
 	for _, k := range []string{"name", "state", "uid", "group", "groups", "shell", "home", "comment", "append", "createhome",
-		"movehome", "system", "remove", "force", "nonunique", "setgroups", "setcomment", "updatepw", "check"} {
+		"movehome", "system", "remove", "force", "nonunique", "setgroups", "setcomment", "updatepw"} {
 		fmt.Fprintf(&sb, "%s=%s\n", k, quote(v[k]))
 	}
 	sb.WriteString(userScript)
@@ -208,7 +204,7 @@ func (t *Task) accountScript(ctx context.Context, kind, name, script string, sec
 			env[k] = v
 		}
 	}
-	res, err := t.Conn.Exec(ctx, transport.Command{Cmd: script, Env: env})
+	res, err := t.Conn.Exec(ctx, transport.Command{Cmd: t.script(script), Env: env})
 	if err != nil {
 		return nil, nil, Result{}, fmt.Errorf("host %s: %s %s: %w", t.Host, kind, name, err)
 	}
