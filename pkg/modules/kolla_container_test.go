@@ -130,6 +130,11 @@ func TestKollaContainer(t *testing.T) {
 	mustChanged(t, run(t, c, "kolla_container", a), false)
 	mustChanged(t, run(t, c, "kolla_container", with("action", "compare_container")), false)
 
+	// Check mode reports a restart and does none.
+	r = run(t, c, "kolla_container", map[string]any{"action": "restart_container", "name": name}, check)
+	if st, _ := r.Data["container"].(map[string]any); !r.Changed || !strings.HasPrefix(r.Msg, "would restart") || st["started_at"] != started {
+		t.Fatalf("check-mode restart: %+v", r)
+	}
 	// A notified handler restarts a container whose spec is unchanged.
 	r = run(t, c, "kolla_container", with("action", "recreate_or_restart_container"))
 	mustChanged(t, r, true)
@@ -162,6 +167,9 @@ func TestKollaContainer(t *testing.T) {
 		"action": "start_container", "name": name + "_bootstrap", "image": probeImage, "detach": false,
 		"command": "/probe exit 0", "environment": map[string]any{"PROBE_WORD": "bootstrapped"}, "restart_policy": "oneshot",
 	}
+	if r := run(t, c, "kolla_container", boot, check); !r.Changed || r.Data["stdout"] != nil {
+		t.Fatalf("check mode ran the bootstrap container: %+v", r)
+	}
 	r = run(t, c, "kolla_container", boot)
 	mustChanged(t, r, true)
 	if !strings.Contains(r.Data["stdout"].(string), "probe says bootstrapped") {
@@ -173,6 +181,14 @@ func TestKollaContainer(t *testing.T) {
 		t.Errorf("failing bootstrap: %+v", r)
 	}
 
+	running := func() bool {
+		out, _ := exec.Command("docker", "inspect", "-f", "{{.State.Running}}", name).Output()
+		return strings.TrimSpace(string(out)) == "true"
+	}
+	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "stop_container", "name": name}, check), true)
+	if !running() {
+		t.Fatal("check mode stopped the container")
+	}
 	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "stop_container", "name": name}), true)
 	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "stop_container", "name": name}), false)
 	if r := run(t, c, "kolla_container", map[string]any{"action": "stop_container", "name": "koala_test_absent"}); !r.Failed {
@@ -180,9 +196,15 @@ func TestKollaContainer(t *testing.T) {
 	}
 	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "stop_container", "name": "koala_test_absent", "ignore_missing": true}), false)
 	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "remove_container", "name": name}, check), true)
+	if exec.Command("docker", "inspect", name).Run() != nil {
+		t.Fatal("check mode removed the container")
+	}
 	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "remove_container", "name": name}), true)
 	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "remove_container", "name": name}), false)
 	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "remove_volume", "name": vol}, check), true)
+	if exec.Command("docker", "volume", "inspect", vol).Run() != nil {
+		t.Fatal("check mode removed the volume")
+	}
 	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "remove_volume", "name": vol}), true)
 	mustChanged(t, run(t, c, "kolla_container", map[string]any{"action": "remove_volume", "name": vol}), false)
 }
