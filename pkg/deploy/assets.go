@@ -14,9 +14,11 @@ import (
 )
 
 // extractAssets writes the embedded roles/ and playbook/ under cacheDir, in a
-// directory named by their content hash, and returns it. Modules read role
-// files by path, and a tree on disk is what an operator can read and copy to
-// customise (then pass it with --playbook-dir).
+// directory named by their content hash, and returns it. Modules would read
+// role files from the embedded tree as well (through the engine), but the
+// playbook's group_vars/ are read from disk (inventory.AddPlaybookVars), and a
+// tree on disk is what an operator can read and copy to customise (then pass
+// it with --playbook-dir).
 func extractAssets(cacheDir string) (string, error) {
 	sum := sha256.New()
 	err := fs.WalkDir(koala.Assets, ".", func(p string, d fs.DirEntry, err error) error {
