@@ -92,15 +92,19 @@ const DefaultForks = 50
 // LoadPlaybook loads and validates the playbook at path (on disk) with koala's
 // template dialect; rolesPath is searched after the playbook's roles/.
 func LoadPlaybook(path string, rolesPath []playbook.Source) (*playbook.Playbook, error) {
-	tpl := template.New()
-	return playbook.LoadFile(path, playbook.Options{RolesPath: rolesPath, CheckTemplate: tpl.Check, Modules: modules.Catalog{}})
+	return playbook.LoadFile(path, loadOptions(rolesPath))
 }
 
 // LoadPlaybookFrom loads the playbook name inside dir, which may be any file
 // system (koala's lifecycle playbooks import generated ones).
 func LoadPlaybookFrom(dir playbook.Source, name string, rolesPath []playbook.Source) (*playbook.Playbook, error) {
-	tpl := template.New()
-	return playbook.Load(dir, name, playbook.Options{RolesPath: rolesPath, CheckTemplate: tpl.Check})
+	return playbook.Load(dir, name, loadOptions(rolesPath))
+}
+
+// loadOptions checks templates in koala's dialect and tasks against koala's
+// modules.
+func loadOptions(rolesPath []playbook.Source) playbook.Options {
+	return playbook.Options{RolesPath: rolesPath, CheckTemplate: template.New().Check, Modules: modules.Catalog{}}
 }
 
 // Run runs every play of the playbook. See the package comment.
