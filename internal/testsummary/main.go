@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -75,6 +76,22 @@ func summarise(r io.Reader, w io.Writer) (bool, error) {
 			}
 		case e.Test == "" && e.Action == "fail":
 			ok = false
+			// Tests that never ended (a panic or timeout killed the test
+			// binary): their output is what says why.
+			var open []string
+			for k := range tree {
+				if strings.HasPrefix(k, e.Package+" ") {
+					open = append(open, k)
+				}
+			}
+			sort.Strings(open)
+			for _, k := range open {
+				fmt.Fprintf(w, "(%s did not end)\n", k)
+				for _, l := range tree[k] {
+					io.WriteString(w, l)
+				}
+				delete(tree, k)
+			}
 		case e.Action == "output":
 			if strings.HasPrefix(e.Output, "=== ") {
 				continue // RUN, PAUSE, CONT, NAME: -v's markers

@@ -72,3 +72,18 @@ func TestSummariseBuildFailure(t *testing.T) {
 		t.Errorf("ok %v, out %q", ok, out.String())
 	}
 }
+
+// A test binary killed mid-test (a timeout): the running test's output shows.
+func TestSummariseUnfinishedTest(t *testing.T) {
+	in := `{"Action":"output","Package":"p/d","Test":"TestHang","Output":"=== RUN   TestHang\n"}
+{"Action":"output","Package":"p/d","Test":"TestHang","Output":"    d_test.go:7: waiting for the lab\n"}
+{"Action":"output","Package":"p/d","Output":"panic: test timed out after 1s\n"}
+{"Action":"output","Package":"p/d","Output":"FAIL\tp/d\t1.0s\n"}
+{"Action":"fail","Package":"p/d"}
+`
+	var out strings.Builder
+	ok, _ := summarise(strings.NewReader(in), &out)
+	if ok || !strings.Contains(out.String(), "waiting for the lab") || !strings.Contains(out.String(), "timed out") {
+		t.Errorf("ok %v, out %q", ok, out.String())
+	}
+}
