@@ -3,9 +3,10 @@
 // transport.Conn and return changed/failed/diff. Modules that need engine state
 // (set_fact, group_by, include_*, meta, assert, debug, fail) live in the engine.
 //
-// Every module here declares its arguments (Args), honours check mode and
-// aims at one round trip to the host per call: the inspection and, where it can
-// be done in the same shell script, the change.
+// Every module here declares its arguments (Args), makes every change through
+// the check-mode gate (gate.go) and aims at one round trip to the host per
+// call: the inspection and, where it can be done in the same shell script, the
+// change.
 package modules
 
 import (
@@ -33,7 +34,7 @@ type Task struct {
 	Args  map[string]any // templated arguments
 	Vars  map[string]any // the host's variables, for modules that render templates
 	Conn  transport.Conn // already wrapped for become when the task asks for it
-	Check bool           // check mode: report what would change, change nothing
+	Check bool           // check mode: report what would change, change nothing (read by gate.go only)
 	Diff  bool           // compute Result.Diff
 	// Env is the task's `environment:`; modules that run commands pass it as
 	// transport.Command.Env, never in process arguments.
