@@ -52,7 +52,7 @@ var (
 		"lineinfile": "TestCheckModeChangesNothing", "blockinfile": "TestCheckModeChangesNothing", "replace": "TestCheckModeChangesNothing",
 		"command": "TestCheckModeChangesNothing", "shell": "TestCheckModeChangesNothing", "raw": "TestCheckModeChangesNothing",
 		"modprobe": "TestCheckModeChangesNothing",
-		"sysctl": "TestSysctl", "user": "TestUserGroup", "group": "TestUserGroup",
+		"sysctl":   "TestSysctl", "user": "TestUserGroup", "group": "TestUserGroup",
 		"service": "TestService", "systemd": "TestServiceSystemd", "apt": "TestPackage", "package": "TestPackage",
 		"merge_configs": "TestMergeConfigs", "merge_yaml": "TestMergeYAMLModule",
 		"get_url": "TestGetURL", "uri": "TestURI",
