@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -226,9 +225,9 @@ func (r *runner) readVarsFile(t *playbook.Task, name string) (map[string]any, er
 	if err != nil {
 		return nil, err
 	}
-	data, err := fs.ReadFile(f.FS, f.Path)
+	data, _, err := f.Read()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Display, err)
+		return nil, err
 	}
 	var m map[string]any
 	if err := yaml.Unmarshal(data, &m); err != nil {
