@@ -96,7 +96,7 @@ func TestRenderWholeTree(t *testing.T) {
 	for img, wants := range map[string][]string{
 		"glance-base":    {"--uid 42415", "glance-common", "COPY extend_start.sh /usr/local/bin/kolla_extend_start", "touch /usr/local/bin/kolla_glance_extend_start"},
 		"glance-api":     {"glance-api", "COPY extend_start.sh /usr/local/bin/kolla_glance_extend_start", "USER glance"},
-		"placement-base": {"--uid 42482", "placement-common", "/opt/mysql-migrate-db.sh", "touch /usr/local/bin/kolla_placement_extend_start"},
+		"placement-base": {"--uid 42482", "placement-common", "touch /usr/local/bin/kolla_placement_extend_start"},
 		"placement-api":  {"placement-api apache2 libapache2-mod-wsgi-py3", "truncate -s 0 /etc/apache2/ports.conf", "kolla_placement_extend_start"},
 		"heat-base":      {"--uid 42418", "heat-common", "touch /usr/local/bin/kolla_heat_extend_start"},
 		"heat-api":       {"heat-api apache2 libapache2-mod-wsgi-py3", "COPY extend_start.sh /usr/local/bin/kolla_heat_extend_start"},
