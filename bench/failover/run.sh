@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench-failover: tests/e2e/failover.sh's cases (the VIP holder killed and
 # back, another node killed and back) under a token client, first with
-# kolla-ansible's haproxy settings (bench/failover/kolla-ansible.yml, applied
-# by `koala reconfigure -e @...`), then with koala's defaults; prints the table
+# kolla-ansible's haproxy settings (bench/failover/kolla-ansible.yml, put in
+# the config directory's globals.d for the run), then with koala's defaults; prints the table
 # for docs/BENCHMARKS.md. Works on the lab tests/e2e/run.sh deployed (same
 # LAB_NAME, E2E_DIR, ...), running run.sh first when there is none. Needs
 # root and Docker. Usage: bench/failover/run.sh
@@ -13,18 +13,18 @@ cd "$(dirname "$0")/../.."
 [ -f "$CONF/admin-openrc.sh" ] || tests/e2e/run.sh
 out=$WORK/bench-failover
 
-# measure NAME [EXTRA_ARGS]: reconfigure with EXTRA_ARGS (none: koala's
-# defaults), then the failover cases, results in $out/NAME/results.
+# measure NAME [GLOBALS]: reconfigure with the GLOBALS file in globals.d (none:
+# koala's defaults), then the failover cases, results in $out/NAME/results.
 measure() {
-  local extra
-  read -ra extra <<< "${2:-}"
-  step "$1: reconfigure ${extra[*]}"
-  $KOALA reconfigure "${common[@]}" "${extra[@]}" > "$out/$1-reconfigure.log" 2>&1 ||
+  rm -f "$CONF/globals.d/bench-failover.yml"
+  if [ -n "${2:-}" ]; then mkdir -p "$CONF/globals.d" && cp "$2" "$CONF/globals.d/bench-failover.yml"; fi
+  step "$1: reconfigure ${2:-}"
+  $KOALA reconfigure "${common[@]}" > "$out/$1-reconfigure.log" 2>&1 ||
     { tail -20 "$out/$1-reconfigure.log"; fail "reconfigure for $1"; }
-  E2E_KOALA_ARGS="${E2E_KOALA_ARGS:-} ${2:-}" FAILOVER_ASSERT=0 FAILOVER_OUT=$out/$1 KOALA=$KOALA tests/e2e/failover.sh
+  FAILOVER_ASSERT=0 FAILOVER_OUT=$out/$1 KOALA=$KOALA tests/e2e/failover.sh
 }
 mkdir -p "$out"
-measure before "-e @bench/failover/kolla-ansible.yml"
+measure before bench/failover/kolla-ansible.yml
 measure after
 
 # val NAME CASE KEY: one figure of a case's results line.

@@ -11,9 +11,9 @@
 #                       slow answer does not delay the next (0, the default:
 #                       one after the other)
 #   TOKEN_LOOP_TIMEOUT  seconds a request may take (60: haproxy's server timeout)
-#   TOKEN_LOOP_RETRIES  how often a failed request is sent again at once, as
-#                       a client's own retry (keystoneauth's connect_retries)
-#                       would (0)
+#   TOKEN_LOOP_RETRIES  how often a failed request is sent again, after 0.5 s,
+#                       then 1 s, 2 s, ... as keystoneauth's connect_retries
+#                       does (0)
 #   TOKEN_LOOP_MAX_SECONDS, TOKEN_LOOP_MAX_REQUESTS  bounds (1800 s, 100000)
 # The password goes to curl on stdin, never in its arguments.
 set -uo pipefail
@@ -45,6 +45,7 @@ request() {
       -H 'Content-Type: application/json' --data-binary @- "$OS_AUTH_URL/v3/auth/tokens" <<< "$body" 2>/dev/null) || rc=$?
     code=${out:-000}
     [ "$code" = 201 ] || [ "$attempt" -gt "$retries" ] && break
+    sleep "$(awk -v a="$attempt" 'BEGIN {print 0.5 * 2 ^ (a - 1)}')"
   done
   echo "$start $code $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.3f", b - a}') $rc $attempt" >> "$log"
 }

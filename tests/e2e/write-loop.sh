@@ -20,17 +20,18 @@ timeout=${WRITE_LOOP_TIMEOUT:-10}
 tls=()
 [ -n "${OS_CACERT:-}" ] && tls=(--cacert "$OS_CACERT")
 
-# A token for the whole run (valid for a day); asked for before any fault.
+# A token for the whole run (valid for a day), asked for before any fault; the
+# cloud may still be recovering from the previous case: up to 2 minutes.
 auth=$(python3 -c 'import json, os; e = os.environ; print(json.dumps({"auth": {
     "identity": {"methods": ["password"], "password": {"user": {"name": e["OS_USERNAME"],
         "domain": {"name": e["OS_USER_DOMAIN_NAME"]}, "password": e["OS_PASSWORD"]}}},
     "scope": {"project": {"name": e["OS_PROJECT_NAME"], "domain": {"name": e["OS_PROJECT_DOMAIN_NAME"]}}}}}))')
 token=""
-for _ in 1 2 3 4 5; do
-  token=$(curl -s -m 30 "${tls[@]}" -D - -o /dev/null -H 'Content-Type: application/json' \
+for _ in $(seq 12); do
+  token=$(curl -s -m 10 "${tls[@]}" -D - -o /dev/null -H 'Content-Type: application/json' \
     --data-binary @- "$OS_AUTH_URL/v3/auth/tokens" <<< "$auth" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-subject-token" {print $2}')
   [ -n "$token" ] && break
-  sleep 2
+  sleep 1
 done
 [ -n "$token" ] || { echo "write-loop: no token from $OS_AUTH_URL" >&2; exit 1; }
 hdr=(-H "X-Auth-Token: $token" -H 'Content-Type: application/json')
