@@ -85,7 +85,7 @@ func lifecycleCommands() []*ucli.Command {
 func lifecycleFlags() []ucli.Flag {
 	cache, _ := os.UserCacheDir()
 	return append([]ucli.Flag{
-		&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file or directory (repeatable)", Value: ucli.NewStringSlice(filepath.Join(configdir.Default, "multinode"))},
+		&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file, directory or host list (repeatable)", Value: ucli.NewStringSlice(filepath.Join(configdir.Default, "multinode"))},
 		&ucli.StringFlag{Name: "configdir", EnvVars: []string{"KOLLA_CONFIG_PATH"}, Value: configdir.Default, Usage: "the config directory (globals.yml, passwords.yml, config/)"},
 		&ucli.StringFlag{Name: "passwords", Usage: "passwords file (default: CONFIGDIR/passwords.yml)"},
 		&ucli.StringFlag{Name: "playbook-dir", Usage: "a tree with playbook/ and roles/ to run instead of the built-in one"},
