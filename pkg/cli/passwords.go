@@ -20,8 +20,8 @@ func passwordCommands() []*ucli.Command {
 			Usage: "fill every empty key of passwords.yml (like kolla-genpwd)",
 			Description: "Keeps every value already set. Keys ending in _ssh_key get an RSA 4096\n" +
 				"pair, the uuid keys a UUID, barbican_crypto_key a Fernet key, designate_rndc_key\n" +
-				"and osprofiler_secret 32 hex digits, docker_registry_password stays empty, every\n" +
-				"other key 40 letters and digits. The file is rewritten sorted, mode 0640.",
+				"and osprofiler_secret 32 hex digits, prometheus_bcrypt_salt a 22-character bcrypt\n" +
+				"salt, docker_registry_password stays empty, every other key 40 letters and digits. The file is rewritten sorted, mode 0640.",
 			Flags: []ucli.Flag{
 				&ucli.StringFlag{Name: "passwords", Aliases: []string{"p"}, Usage: "passwords file (default: CONFIGDIR/passwords.yml)"},
 				&ucli.StringFlag{Name: "configdir", EnvVars: []string{"KOLLA_CONFIG_PATH"}, Value: "/etc/kolla", Usage: "koala's configuration directory"},

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -45,6 +46,16 @@ var (
 	// 32 hex digits, the length of the HMAC-MD5 digest genpwd.py produces.
 	hexKeys    = set("designate_rndc_key", "osprofiler_secret")
 	fernetKeys = set("barbican_crypto_key")
+	// A salt for kolla-ansible's bcrypt_hash filter (prometheus-web.yml), whose
+	// precheck wants exactly 22 characters; genpwd.py makes it with Ansible's
+	// random_salt(22).
+	bcryptSaltKeys = set("prometheus_bcrypt_salt")
+)
+
+// bcryptSaltLength and bcryptSaltChars are ansible.utils.encrypt.random_salt's.
+const (
+	bcryptSaltLength = 22
+	bcryptSaltChars  = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./"
 )
 
 // sshKeySuffix marks an SSH key pair. genpwd.py lists them by name; every key it
@@ -78,6 +89,8 @@ func Kind(key string) string {
 		return "hex"
 	case fernetKeys[key]:
 		return "fernet"
+	case bcryptSaltKeys[key]:
+		return "bcrypt-salt"
 	}
 	return "password"
 }
@@ -130,10 +143,27 @@ func generate(kind string) (string, error) {
 	case "fernet":
 		b, err := random(32)
 		return base64.URLEncoding.EncodeToString(b), err
+	case "bcrypt-salt":
+		return randomString(bcryptSaltLength, bcryptSaltChars)
 	}
 	// Letters and digits only, as genpwd.py: these values end up in URLs,
 	// INI files and shell commands unquoted.
 	return password.Generate(Length, 10, 0, false, true)
+}
+
+// randomString draws n characters of chars uniformly (as Python's
+// SystemRandom().choice).
+func randomString(n int, chars string) (string, error) {
+	out := make([]byte, n)
+	limit := big.NewInt(int64(len(chars)))
+	for i := range out {
+		j, err := rand.Int(rand.Reader, limit)
+		if err != nil {
+			return "", err
+		}
+		out[i] = chars[j.Int64()]
+	}
+	return string(out), nil
 }
 
 func random(n int) ([]byte, error) {
