@@ -104,14 +104,18 @@ func engineFlags() []ucli.Flag {
 		&ucli.GenericFlag{Name: "extra-vars", Aliases: []string{"e"}, Value: &repeated{}, Usage: "extra variables: k=v, {yaml} or @file (repeatable, highest precedence)"},
 		&ucli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "report what would change, change nothing"},
 		&ucli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the changes made to files"},
-		&ucli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: engine.DefaultForks, Usage: "hosts worked on at once"},
+		&ucli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: engine.DefaultForks, Usage: "hosts worked on at once (default: ansible.cfg's forks, else 50)"},
 		&ucli.BoolFlag{Name: "json", Usage: "print the event stream as JSON lines instead of the terminal view"},
 		&ucli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "a line per host result (-vv: per loop item)"},
 	}
 }
 
 func runLifecycle(c *ucli.Context, a deploy.Action) error {
-	recap, err := deploy.Run(c.Context, a, lifecycleOptions(c, []engine.Sink{eventSink(c)}))
+	opts, err := lifecycleOptions(c, []engine.Sink{eventSink(c)})
+	if err != nil {
+		return err
+	}
+	recap, err := deploy.Run(c.Context, a, opts)
 	if err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", a.Name, err)}
 	}
@@ -129,8 +133,11 @@ func runCheck(c *ucli.Context, a deploy.Action) error {
 	if c.Count("verbose") > 0 && !c.Bool("json") {
 		sinks = append(sinks, eventSink(c))
 	}
-	_, err := deploy.Run(c.Context, a, lifecycleOptions(c, sinks))
+	opts, err := lifecycleOptions(c, sinks)
 	if err != nil {
+		return err
+	}
+	if _, err := deploy.Run(c.Context, a, opts); err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", a.Name, err)}
 	}
 	if c.Bool("json") {
@@ -150,8 +157,12 @@ func runCheck(c *ucli.Context, a deploy.Action) error {
 	return nil
 }
 
-// lifecycleOptions are the command line's deploy.Options.
-func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) deploy.Options {
+// lifecycleOptions are the command line's (and ansible.cfg's) deploy.Options.
+func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) (deploy.Options, error) {
+	cfg, err := ansibleConfig(c)
+	if err != nil {
+		return deploy.Options{}, err
+	}
 	var vars map[string]any
 	if c.Bool("include-images") {
 		vars = map[string]any{"destroy_include_images": true}
@@ -172,14 +183,16 @@ func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) deploy.Options {
 		SkipTags:      splitList(c.StringSlice("skip-tags")),
 		Check:         c.Bool("check"),
 		Diff:          c.Bool("diff"),
-		Forks:         c.Int("forks"),
+		Forks:         forks(c, cfg),
 		Verbosity:     c.Count("verbose"),
 		Sinks:         sinks,
 		PlaybookDir:   c.String("playbook-dir"),
 		CacheDir:      c.String("cache-dir"),
 		Confirmed:     c.Bool(strings.TrimPrefix(deploy.ConfirmFlag, "--")),
 		Vars:          vars,
-	}
+
+		ConnectionDefaults: cfg.ConnVars,
+	}, nil
 }
 
 // eventSink is the terminal view (live on a TTY, cut to its width) or, with

@@ -44,6 +44,10 @@ func runPlaybook(c *ucli.Context) error {
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
 	}
+	cfg, err := ansibleConfig(c)
+	if err != nil {
+		return err
+	}
 	verbose := c.Count("verbose")
 	recap, err := engine.Run(c.Context, engine.Options{
 		Inventory: inv,
@@ -54,9 +58,11 @@ func runPlaybook(c *ucli.Context) error {
 		SkipTags:  splitList(c.StringSlice("skip-tags")),
 		Check:     c.Bool("check"),
 		Diff:      c.Bool("diff"),
-		Forks:     c.Int("forks"),
+		Forks:     forks(c, cfg),
 		Verbosity: verbose,
 		Sinks:     []engine.Sink{eventSink(c)},
+
+		ConnectionDefaults: cfg.ConnVars,
 	})
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}

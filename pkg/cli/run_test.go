@@ -3,10 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/koala-stack/koala/internal/sshtest"
 )
 
 func runPlaybookCLI(t *testing.T, args ...string) (string, int) {
@@ -52,5 +55,37 @@ func TestRunExitCodes(t *testing.T) {
 	out, code = runPlaybookCLI(t, "run", "-i", inv, "--json", "-l", "h1", "-e", "greeting=x", ok)
 	if code != 0 || !strings.Contains(out, `{"event":"recap"`) || strings.Contains(out, `"host":"h2"`) {
 		t.Errorf("json run: code %d\n%s", code, out)
+	}
+}
+
+// An ansible.cfg in the current directory gives the login user, the key and
+// host_key_checking=False: koala run reaches a real sshd with nothing else
+// (an inline host list, a home without known_hosts, which stays so).
+func TestRunAnsibleCfg(t *testing.T) {
+	f := sshtest.Start(t, 1)
+	h := f.Hosts[0]
+	home, cwd := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Setenv("ANSIBLE_CONFIG", "")
+	t.Chdir(cwd)
+	cfg := fmt.Sprintf("[defaults]\nremote_user = %s\nprivate_key_file = %s\nhost_key_checking = False\nforks = 2\n", h.User, h.KeyFile)
+	if err := os.WriteFile("ansible.cfg", []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("pb.yml", []byte("- hosts: all\n  gather_facts: false\n  tasks:\n    - command: id -un\n      register: who\n    - debug: msg=user-{{ who.stdout }}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runPlaybookCLI(t, "run", "-i", h.Address()+",", "-v", "pb.yml")
+	if code != 0 || !strings.Contains(out, "user-"+h.User) {
+		t.Errorf("code %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".ssh", "known_hosts")); err == nil {
+		t.Error("known_hosts written with host_key_checking = False")
+	}
+	// Without the file: the same run fails to log in (no user, no key).
+	os.Remove("ansible.cfg")
+	if out, code = runPlaybookCLI(t, "run", "-i", h.Address()+",", "pb.yml"); code != 2 {
+		t.Errorf("without ansible.cfg: code %d\n%s", code, out)
 	}
 }

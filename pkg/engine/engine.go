@@ -81,6 +81,10 @@ type Options struct {
 	// Connector reaches hosts; nil = a connection pool built from inventory
 	// variables (ansible_host, ansible_user, ...), closed when Run returns.
 	Connector Connector
+	// ConnectionDefaults are connection variables (ansible_user,
+	// ansible_ssh_args, ...) for hosts whose own variables lack them:
+	// ansible.cfg's settings, as pkg/ansiblecfg gives them.
+	ConnectionDefaults map[string]any
 	// Templates renders templates; nil = template.New().
 	Templates *template.Engine
 }
@@ -276,7 +280,7 @@ func (r *runner) activeHosts(hosts []*hostState) []*hostState {
 // conn returns the connection to host name (its own inventory variables say
 // how to reach it), wrapped for become when asked.
 func (r *runner) conn(ctx context.Context, name string, vars map[string]any, become bool, becomeUser string) (transport.Conn, error) {
-	spec := transport.SpecFromVars(name, vars)
+	spec := transport.SpecFromVars(name, vars, r.opts.ConnectionDefaults)
 	if name == "localhost" && !r.inv.HasHost(name) {
 		spec.Local = true
 	}
