@@ -105,6 +105,8 @@ func engineFlags() []ucli.Flag {
 		&ucli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "report what would change, change nothing"},
 		&ucli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the changes made to files"},
 		&ucli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: engine.DefaultForks, Usage: "hosts worked on at once (default: ansible.cfg's forks, else 50)"},
+		&ucli.BoolFlag{Name: "ask-become-pass", Aliases: []string{"K"}, Usage: "ask for sudo's password (sent to sudo only when it asks, never in arguments)"},
+		&ucli.StringFlag{Name: "become-password-file", Usage: "read sudo's password from the first line of this file"},
 		&ucli.BoolFlag{Name: "json", Usage: "print the event stream as JSON lines instead of the terminal view"},
 		&ucli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "a line per host result (-vv: per loop item)"},
 	}
@@ -163,6 +165,10 @@ func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) (deploy.Options, err
 	if err != nil {
 		return deploy.Options{}, err
 	}
+	conn, err := connectionDefaults(c, cfg)
+	if err != nil {
+		return deploy.Options{}, err
+	}
 	var vars map[string]any
 	if c.Bool("include-images") {
 		vars = map[string]any{"destroy_include_images": true}
@@ -191,7 +197,7 @@ func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) (deploy.Options, err
 		Confirmed:     c.Bool(strings.TrimPrefix(deploy.ConfirmFlag, "--")),
 		Vars:          vars,
 
-		ConnectionDefaults: cfg.ConnVars,
+		ConnectionDefaults: conn,
 	}, nil
 }
 

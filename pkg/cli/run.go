@@ -48,6 +48,10 @@ func runPlaybook(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	conn, err := connectionDefaults(c, cfg)
+	if err != nil {
+		return err
+	}
 	verbose := c.Count("verbose")
 	recap, err := engine.Run(c.Context, engine.Options{
 		Inventory: inv,
@@ -62,7 +66,7 @@ func runPlaybook(c *ucli.Context) error {
 		Verbosity: verbose,
 		Sinks:     []engine.Sink{eventSink(c)},
 
-		ConnectionDefaults: cfg.ConnVars,
+		ConnectionDefaults: conn,
 	})
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}

@@ -89,3 +89,42 @@ func TestRunAnsibleCfg(t *testing.T) {
 		t.Errorf("without ansible.cfg: code %d\n%s", code, out)
 	}
 }
+
+// -K: the password read from the input reaches a sudo that asks for it; a
+// wrong one fails the host at the first become task, named, once.
+func TestRunAskBecomePass(t *testing.T) {
+	f := sshtest.Start(t, 1)
+	pw := sshtest.SudoPassword(t)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("ANSIBLE_CONFIG", "")
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "hosts")
+	pb := filepath.Join(dir, "pb.yml")
+	os.WriteFile(inv, []byte(f.InventoryINI()), 0o644)
+	os.WriteFile(pb, []byte("- hosts: all\n  gather_facts: false\n  become: true\n  become_user: "+sshtest.PasswordUser+
+		"\n  tasks:\n    - name: who\n      command: id -un\n      register: who\n    - debug: msg=as-{{ who.stdout }}\n    - name: again\n      command: 'true'\n"), 0o644)
+	run := func(input string, args ...string) (string, int) {
+		app := App()
+		var out bytes.Buffer
+		app.Writer, app.ErrWriter, app.Reader = &out, &out, strings.NewReader(input)
+		err := app.RunContext(context.Background(), append([]string{"koala", "run", "-i", inv}, args...))
+		if err != nil {
+			out.WriteString(err.Error())
+			return out.String(), ExitCode(err)
+		}
+		return out.String(), 0
+	}
+	out, code := run(pw+"\n", "-K", "--json", pb)
+	if code != 0 || !strings.Contains(out, "as-"+sshtest.PasswordUser) || strings.Contains(out, pw) {
+		t.Errorf("-K: code %d\n%s", code, out)
+	}
+	out, code = run("wrong-become-pw\n", "-K", pb)
+	if code != 2 || !strings.Contains(out, "who") || !strings.Contains(out, "host1") || !strings.Contains(out, "sudo refused the become password") || strings.Contains(out, "wrong-become-pw") {
+		t.Errorf("wrong -K: code %d\n%s", code, out)
+	}
+	// The password from the inventory, through a template.
+	os.WriteFile(inv, []byte(f.InventoryINI()+"[all:vars]\nansible_become_password={{ pw }}\n"), 0o644)
+	if out, code = run("", "-e", "pw="+pw, pb); code != 0 || !strings.Contains(out, "as-"+sshtest.PasswordUser) {
+		t.Errorf("ansible_become_password: code %d\n%s", code, out)
+	}
+}
