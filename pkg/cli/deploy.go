@@ -90,7 +90,7 @@ func lifecycleFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "passwords", Usage: "passwords file (default: CONFIGDIR/passwords.yml)"},
 		&ucli.StringFlag{Name: "playbook-dir", Usage: "a tree with playbook/ and roles/ to run instead of the built-in one"},
 		&ucli.StringFlag{Name: "cache-dir", Value: filepath.Join(cache, "koala"), Usage: "where the built-in roles are written to be run"},
-	}, engineFlags()...)
+	}, append(engineFlags(), vaultFlags()...)...)
 }
 
 // engineFlags are the ansible-playbook options every command that runs a
@@ -167,6 +167,9 @@ func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) (deploy.Options, err
 	}
 	conn, err := connectionDefaults(c, cfg)
 	if err != nil {
+		return deploy.Options{}, err
+	}
+	if err := setupVault(c, cfg); err != nil {
 		return deploy.Options{}, err
 	}
 	var vars map[string]any

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,5 +127,105 @@ func TestRunAskBecomePass(t *testing.T) {
 	os.WriteFile(inv, []byte(f.InventoryINI()+"[all:vars]\nansible_become_password={{ pw }}\n"), 0o644)
 	if out, code = run("", "-e", "pw="+pw, pb); code != 0 || !strings.Contains(out, "as-"+sshtest.PasswordUser) {
 		t.Errorf("ansible_become_password: code %d\n%s", code, out)
+	}
+}
+
+// The same playbook, inventory, vars files and vault passwords through
+// ansible-playbook and koala run: the same decrypted values reach the host
+// (a file each writes), and koala stars them in its output.
+func TestRunVaultLikeAnsible(t *testing.T) {
+	if _, err := exec.LookPath("ansible-playbook"); err != nil {
+		t.Skip("ansible-playbook not installed (apt-get install ansible-core)")
+	}
+	dir := t.TempDir()
+	t.Setenv("HOME", dir)
+	t.Setenv("ANSIBLE_CONFIG", filepath.Join(dir, "none.cfg"))
+	t.Chdir(dir)
+	write := func(name, body string) {
+		t.Helper()
+		os.MkdirAll(filepath.Dir(name), 0o755)
+		if err := os.WriteFile(name, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vaultCmd := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ansible-vault", args...).Output()
+		if err != nil {
+			t.Fatalf("ansible-vault %v: %v", args, err)
+		}
+		return string(out)
+	}
+	write("pw", "default-vault-pw\n")
+	write("prodpw", "prod-vault-pw\n")
+	inline := vaultCmd("encrypt_string", "--vault-id", "default@pw", "--name", "inv_secret", "secret from the inventory")
+	write("hosts.yml", "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n  vars:\n"+indent(inline, "    "))
+	write("group_vars/all/vault.yml", "gv_secret: secret from group_vars\n")
+	write("vars.yml", "vf_secret: secret from a vars file\n")
+	write("extra.yml", "ev_secret: secret from extra vars\n")
+	vaultCmd("encrypt", "--vault-id", "prod@prodpw", "group_vars/all/vault.yml", "extra.yml")
+	vaultCmd("encrypt", "--vault-id", "default@pw", "vars.yml")
+	write("pb.yml", `- hosts: all
+  gather_facts: false
+  vars_files: [vars.yml]
+  tasks:
+    - copy:
+        content: "{{ inv_secret }}|{{ gv_secret }}|{{ vf_secret }}|{{ ev_secret }}\n"
+        dest: "{{ out }}"
+`)
+	flags := []string{"-i", "hosts.yml", "-e", "@extra.yml", "--vault-id", "prod@prodpw", "--vault-password-file", "pw"}
+	ansible := exec.Command("ansible-playbook", append(flags, "-e", "out="+filepath.Join(dir, "ansible.out"), "pb.yml")...)
+	if out, err := ansible.CombinedOutput(); err != nil {
+		t.Fatalf("ansible-playbook: %v\n%s", err, out)
+	}
+	out, code := runPlaybookCLI(t, append(append([]string{"run"}, flags...), "-e", "out="+filepath.Join(dir, "koala.out"), "--json", "-D", "pb.yml")...)
+	want, _ := os.ReadFile("ansible.out")
+	got, _ := os.ReadFile("koala.out")
+	if code != 0 || string(got) != string(want) || !strings.Contains(string(want), "secret from extra vars") {
+		t.Errorf("koala run: code %d, wrote %q, ansible-playbook %q\n%s", code, got, want, out)
+	}
+	for _, s := range []string{"secret from the inventory", "secret from group_vars", "secret from a vars file", "secret from extra vars"} {
+		if strings.Contains(out, s) {
+			t.Errorf("%q printed:\n%s", s, out)
+		}
+	}
+
+	// No password: the error names the file and the flags; a wrong one names the file.
+	os.Remove("koala.out")
+	out, code = runPlaybookCLI(t, "run", "-i", "hosts.yml", "-e", "out=koala.out", "pb.yml")
+	if code != 1 || !strings.Contains(out, "hosts.yml:6: vault value") || !strings.Contains(out, "--ask-vault-pass") {
+		t.Errorf("no vault password: code %d\n%s", code, out)
+	}
+	write("wrong", "nope\n")
+	out, code = runPlaybookCLI(t, "run", "-i", "hosts.yml", "--vault-password-file", "wrong", "-e", "out=koala.out", "pb.yml")
+	if code != 1 || !strings.Contains(out, "hosts.yml:6: vault value: no vault password given decrypts it") {
+		t.Errorf("wrong vault password: code %d\n%s", code, out)
+	}
+	if _, err := os.Stat("koala.out"); err == nil {
+		t.Error("a run with a bad vault password wrote the file")
+	}
+}
+
+func indent(s, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if l != "" {
+			b.WriteString(prefix + l)
+		}
+	}
+	return b.String()
+}
+
+// -e twice, @file among them: each value once (urfave/cli copies a flag to
+// its alias through the value's own Set).
+func TestExtraVarsRepeated(t *testing.T) {
+	dir := t.TempDir()
+	vars := filepath.Join(dir, "vars.yml")
+	pb := filepath.Join(dir, "pb.yml")
+	os.WriteFile(vars, []byte("a: from file\n"), 0o644)
+	os.WriteFile(pb, []byte("- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg='{{ a }}/{{ b }}'\n"), 0o644)
+	out, code := runPlaybookCLI(t, "run", "-i", "h1,", "-e", "@"+vars, "-e", "b=2", "-v", pb)
+	if code != 0 || !strings.Contains(out, "from file/2") {
+		t.Errorf("code %d\n%s", code, out)
 	}
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/koala-stack/koala/pkg/playbook"
 	"github.com/koala-stack/koala/pkg/template"
 	"github.com/koala-stack/koala/pkg/transport"
+	"github.com/koala-stack/koala/pkg/vault"
 )
 
 // Inventory is what the engine needs of an inventory (*inventory.Inventory).
@@ -77,7 +78,8 @@ type Options struct {
 	Sinks     []Sink
 	// Secrets are values (passwords.yml's) replaced by Redacted in every
 	// event the sinks see, whatever a task prints: the terminal view and
-	// --json never show them, no_log or not.
+	// --json never show them, no_log or not. Connection passwords and the
+	// values vault.Default() decrypted before Run are added.
 	Secrets []string
 	// Connector reaches hosts; nil = a connection pool built from inventory
 	// variables (ansible_host, ansible_user, ...), closed when Run returns.
@@ -133,7 +135,7 @@ func Run(ctx context.Context, opts Options) (*Recap, error) {
 		pb:    opts.Playbook,
 		inv:   opts.Inventory,
 		tpl:   opts.Templates,
-		bus:   &bus{sinks: opts.Sinks, redact: newRedactor(append(slices.Clone(opts.Secrets), connectionSecrets(opts)...))},
+		bus:   &bus{sinks: opts.Sinks, redact: newRedactor(slices.Concat(opts.Secrets, connectionSecrets(opts), vault.Default().Revealed()))},
 		hosts: map[string]*hostState{},
 		conns: opts.Connector,
 		sem:   make(chan struct{}, opts.Forks),

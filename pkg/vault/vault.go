@@ -121,6 +121,25 @@ func (k *Keyring) Encrypt(plain []byte) ([]byte, error) {
 	return Encrypt(plain, k.secrets[0])
 }
 
+// Reencrypt encrypts plain with the secret that opens original (a vault
+// text), so that a file rewritten stays readable with the same password and
+// keeps its vault ID.
+func (k *Keyring) Reencrypt(original, plain []byte) ([]byte, error) {
+	body, _, err := parseEnvelope(original)
+	if err != nil {
+		return nil, err
+	}
+	if k.Empty() {
+		return nil, ErrNoSecret
+	}
+	for _, s := range k.secrets {
+		if _, ok := decryptBody(body, s.Password); ok {
+			return Encrypt(plain, s)
+		}
+	}
+	return nil, ErrDecrypt
+}
+
 // Encrypt makes a vault text of plain with s.
 func Encrypt(plain []byte, s Secret) ([]byte, error) {
 	salt := make([]byte, saltLen)

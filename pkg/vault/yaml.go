@@ -50,7 +50,8 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// File returns data decrypted when it is a vault text, else unchanged.
+// File returns data decrypted when it is a vault text, else unchanged. When
+// the plaintext is YAML, each of its values counts as revealed.
 func (k *Keyring) File(file string, data []byte) ([]byte, error) {
 	if !IsEncrypted(data) {
 		return data, nil
@@ -58,6 +59,10 @@ func (k *Keyring) File(file string, data []byte) ([]byte, error) {
 	plain, err := k.Decrypt(data)
 	if err != nil {
 		return nil, &Error{File: file, Err: err}
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(plain, &doc) == nil {
+		k.revealScalars(&doc)
 	}
 	return plain, nil
 }
@@ -97,19 +102,14 @@ func (k *Keyring) Unmarshal(file string, data []byte, out any) error {
 	return doc.Decode(out)
 }
 
-// UnmarshalNode is Unmarshal into a node tree. The values of a file
-// encrypted whole count as revealed, each, like inline ones.
+// UnmarshalNode is Unmarshal into a node tree.
 func (k *Keyring) UnmarshalNode(file string, data []byte, doc *yaml.Node) error {
-	whole := IsEncrypted(data)
 	data, err := k.File(file, data)
 	if err != nil {
 		return err
 	}
 	if err := yaml.Unmarshal(data, doc); err != nil {
 		return err
-	}
-	if whole {
-		k.revealScalars(doc)
 	}
 	return k.Nodes(file, doc)
 }
