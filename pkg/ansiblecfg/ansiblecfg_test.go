@@ -156,7 +156,7 @@ ssh_args = -o StrictHostKeyChecking=yes -o ControlMaster=auto
 	for body, msg := range map[string]string{
 		"[defaults]\nforks = many\n":              `[defaults] forks: "many" is not a number`,
 		"[defaults]\nhost_key_checking = maybe\n": `[defaults] host_key_checking: "maybe" is not a boolean`,
-		"[defaults\n":                             "read ansible config",
+		"[defaults\n": "read ansible config",
 	} {
 		write(t, path, body, 0o644)
 		t.Setenv("ANSIBLE_HOST_KEY_CHECKING", "")
