@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,6 +20,7 @@ import (
 	"github.com/koala-stack/koala/images"
 	"github.com/koala-stack/koala/pkg/build"
 	"github.com/koala-stack/koala/pkg/deploy"
+	"github.com/koala-stack/koala/pkg/kollaruntime"
 )
 
 // defaultBuildConf is read when it exists and --config-file is not given.
@@ -58,7 +61,7 @@ func buildImagesCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "retries", Value: 0, Usage: "extra attempts for an image that failed"},
 			&ucli.DurationFlag{Name: "image-timeout", Value: 2 * time.Hour, Usage: "give up on an image whose build (and push) takes longer"},
 			&ucli.StringFlag{Name: "buildkit-addr", Usage: "a standalone buildkitd: unix://PATH, tcp://HOST:PORT or docker-container://NAME (default: the Docker engine's)"},
-			&ucli.StringFlag{Name: "runtime-bin", Usage: "the kolla-runtime binary to put into base (default: kolla-runtime next to the koala binary)"},
+			&ucli.StringFlag{Name: "runtime-bin", Usage: "the kolla-runtime binary to put into base (default: kolla-runtime next to the koala binary, else koala itself)"},
 			&ucli.BoolFlag{Name: "no-cache", Usage: "do not use BuildKit's cache"},
 			&ucli.StringFlag{Name: "progress", Value: "auto", Usage: "progress display: auto, plain, tty or quiet"},
 			&ucli.StringFlag{Name: "summary-json", Usage: "write the summary (built, failed, skipped, unmatched) to this file"},
@@ -160,9 +163,7 @@ func buildImages(c *ucli.Context) error {
 		ro.Progress = os.Stderr
 	}
 	if ro.RuntimeBin == "" {
-		if exe, err := os.Executable(); err == nil {
-			ro.RuntimeBin = filepath.Join(filepath.Dir(exe), "kolla-runtime")
-		}
+		ro.RuntimeBin = defaultRuntimeBin(c.App.ErrWriter)
 	}
 	if c.Bool("template-only") && ro.WorkDir == "" {
 		return errors.New("--template-only needs --work-dir")
@@ -246,4 +247,38 @@ func deployedImages(c *ucli.Context) (string, error) {
 		names = append(names, regexp.QuoteMeta(name))
 	}
 	return "^(" + strings.Join(names, "|") + ")$", nil
+}
+
+// defaultRuntimeBin is the in-image runtime build-images puts into base: the
+// small kolla-runtime beside koala (make build) when there is one, else koala
+// itself, which is the runtime when called by its tools' names (cmd/koala),
+// so that `go install ./cmd/koala` is enough. A koala linked against the C
+// library (cgo) still works in a Debian image with the same or a newer glibc:
+// that gets a warning.
+func defaultRuntimeBin(warn io.Writer) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	if rt := filepath.Join(filepath.Dir(exe), kollaruntime.Binary); isRegularFile(rt) {
+		return rt
+	}
+	if f, err := elf.Open(exe); err == nil {
+		defer f.Close()
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				fmt.Fprintf(warn, "[WARNING]: base gets koala itself as kolla-runtime, and this koala is dynamically linked: images need this host's glibc or newer (build koala with CGO_ENABLED=0, or run make build for the small kolla-runtime)\n")
+				break
+			}
+		}
+	}
+	return exe
+}
+
+func isRegularFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }
