@@ -35,7 +35,7 @@ func buildImagesCommand() *ucli.Command {
 			"parents are built too unless --skip-parents. No REGEX and no --profile: every image.\n" +
 			"Images are <registry>/<namespace>/<image>:<tag>. By default BuildKit is the one inside\n" +
 			"the local Docker engine and images land in the engine. Exit status 1 when an image failed.",
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "config-file", Usage: "koala-build.conf (INI: [DEFAULT], [profiles], [sources]; default " + defaultBuildConf + " when it exists)"},
 			&ucli.StringFlag{Name: "images-dir", Usage: "use the Dockerfile.j2 tree in this directory instead of the embedded one"},
 			&ucli.StringFlag{Name: "template-override", Usage: "a file of {% block %}s replacing the tree's blocks (<image>_header, <image>_footer, <image>_packages_append/_remove)"},
@@ -65,7 +65,7 @@ func buildImagesCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "no-cache", Usage: "do not use BuildKit's cache"},
 			&ucli.StringFlag{Name: "progress", Value: "auto", Usage: "progress display: auto, plain, tty or quiet"},
 			&ucli.StringFlag{Name: "summary-json", Usage: "write the summary (built, failed, skipped, unmatched) to this file"},
-		},
+		}, vaultFlags()...),
 		Action: buildImages,
 	}
 }
@@ -227,6 +227,14 @@ func loadBuildConf(c *ucli.Context) (*build.Conf, error) {
 func deployedImages(c *ucli.Context) (string, error) {
 	if !c.IsSet("configdir") || !c.IsSet("inventory") {
 		return "", errors.New("build-images: -i and --configdir go together (the images of the services a config directory enables)")
+	}
+	// An encrypted globals.yml, passwords.yml or inventory is read as deploy reads it.
+	cfg, err := ansibleConfig(c)
+	if err != nil {
+		return "", err
+	}
+	if err := setupVault(c, cfg); err != nil {
+		return "", err
 	}
 	cache, _ := os.UserCacheDir()
 	refs, err := deploy.Images(deploy.Options{
