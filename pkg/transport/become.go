@@ -23,8 +23,8 @@ func Become(c Conn, user string) Conn {
 
 // BecomeWithPassword is Become for a sudo that may ask for password: it is
 // sent on sudo's stdin when sudo asks for it, never in a process's arguments,
-// and tried once per connection (ErrBecomePassword after a refusal). It needs
-// the persistent shells of an SSH connection; password "" is Become.
+// and tried once per connection (ErrBecomePassword after a refusal). Only the
+// persistent shells of an SSH connection use it; elsewhere it is Become.
 func BecomeWithPassword(c Conn, user, password string) Conn {
 	if user == "" {
 		user = "root"
@@ -58,9 +58,9 @@ func (b *becomeConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 			return res, err
 		}
 	}
-	if b.password != "" {
-		return Result{}, fmt.Errorf("run command on %s as %s: become with a password needs an SSH connection with persistent shells (not ansible_connection=local, not SessionPerCommand)", b.Host(), b.user)
-	}
+	// Elsewhere (local, SessionPerCommand) the password is not used: sudo -n
+	// works where sudo asks none and says "a password is required" where it
+	// does.
 	script, stdin := cmd.Cmd, cmd.Stdin
 	// sudo resets the environment, so the exports must be read by the shell
 	// that sudo starts, not by the login shell.
