@@ -2,8 +2,9 @@
 // Ansible finds it, and the ANSIBLE_* environment variables that override it,
 // for the settings koala honours: [defaults] host_key_checking, forks,
 // remote_user, private_key_file, timeout, vault_password_file,
-// vault_identity_list and [ssh_connection] ssh_args, ssh_common_args,
-// ssh_extra_args, host_key_checking.
+// vault_identity_list, ask_vault_pass, become_password_file,
+// [privilege_escalation] become_ask_pass and [ssh_connection] ssh_args,
+// ssh_common_args, ssh_extra_args, host_key_checking.
 //
 // Connection settings are handed on as the connection variables they stand
 // for (remote_user as ansible_user, ...): a host's own variables win over
@@ -30,6 +31,13 @@ type Config struct {
 	// (ANSIBLE_VAULT_PASSWORD_FILE) and the vault_identity_list entries
 	// (ANSIBLE_VAULT_IDENTITY_LIST), as given: "FILE" or "ID@FILE".
 	VaultIdentities []string
+	// AskVaultPass is [defaults] ask_vault_pass (ANSIBLE_ASK_VAULT_PASS).
+	AskVaultPass bool
+	// AskBecomePass is [privilege_escalation] become_ask_pass
+	// (ANSIBLE_BECOME_ASK_PASS); BecomePasswordFile is [defaults]
+	// become_password_file (ANSIBLE_BECOME_PASSWORD_FILE).
+	AskBecomePass      bool
+	BecomePasswordFile string
 	// ConnVars are the connection settings as connection variables:
 	// ansible_user, ansible_ssh_private_key_file, ansible_timeout,
 	// ansible_ssh_args, ansible_ssh_common_args, ansible_ssh_extra_args,
@@ -49,6 +57,9 @@ var (
 	forks           = setting{ini: [][2]string{{"defaults", "forks"}}, env: []string{"ANSIBLE_FORKS"}}
 	vaultFile       = setting{ini: [][2]string{{"defaults", "vault_password_file"}}, env: []string{"ANSIBLE_VAULT_PASSWORD_FILE"}}
 	vaultIDs        = setting{ini: [][2]string{{"defaults", "vault_identity_list"}}, env: []string{"ANSIBLE_VAULT_IDENTITY_LIST"}}
+	askVault        = setting{ini: [][2]string{{"defaults", "ask_vault_pass"}}, env: []string{"ANSIBLE_ASK_VAULT_PASS"}}
+	askBecome       = setting{ini: [][2]string{{"privilege_escalation", "become_ask_pass"}}, env: []string{"ANSIBLE_BECOME_ASK_PASS"}}
+	becomeFile      = setting{ini: [][2]string{{"defaults", "become_password_file"}}, env: []string{"ANSIBLE_BECOME_PASSWORD_FILE"}}
 	// Settings that become connection variables.
 	connSettings = map[string]setting{
 		"ansible_user":                 {ini: [][2]string{{"defaults", "remote_user"}}, env: []string{"ANSIBLE_REMOTE_USER"}},
@@ -138,6 +149,21 @@ func LoadFile(path string) (*Config, error) {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		c.ConnVars["ansible_host_key_checking"] = strconv.FormatBool(b)
+	}
+	for _, b := range []struct {
+		s   setting
+		dst *bool
+	}{{askVault, &c.AskVaultPass}, {askBecome, &c.AskBecomePass}} {
+		if v, where := get(b.s); where != "" {
+			on, err := ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			*b.dst = on
+		}
+	}
+	if v, _ := get(becomeFile); strings.TrimSpace(v) != "" {
+		c.BecomePasswordFile = expandHome(strings.TrimSpace(v))
 	}
 	if v, where := get(forks); where != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))

@@ -109,6 +109,10 @@ remote_user = ops
 private_key_file = ~/k
 timeout = 12
 vault_password_file = ~/.vault_pass
+ask_vault_pass = yes
+become_password_file = ~/.become_pass
+[privilege_escalation]
+become_ask_pass = True
 [ssh_connection]
 ssh_args = -o StrictHostKeyChecking=yes -o ControlMaster=auto
 `, 0o644)
@@ -124,6 +128,9 @@ ssh_args = -o StrictHostKeyChecking=yes -o ControlMaster=auto
 		"ansible_timeout":              "12",
 		"ansible_ssh_args":             "-o StrictHostKeyChecking=yes -o ControlMaster=auto",
 	}
+	if !c.AskVaultPass || !c.AskBecomePass || c.BecomePasswordFile != filepath.Join(home, ".become_pass") {
+		t.Errorf("ask/become settings: %+v", c)
+	}
 	if c.File != path || c.Forks != 7 || len(c.ConnVars) != len(want) || len(c.VaultIdentities) != 1 || c.VaultIdentities[0] != filepath.Join(home, ".vault_pass") {
 		t.Errorf("got %+v", c)
 	}
@@ -136,6 +143,7 @@ ssh_args = -o StrictHostKeyChecking=yes -o ControlMaster=auto
 		for name, got := range map[string]string{
 			"HOST_KEY_CHECKING": "False", "DEFAULT_FORKS": "7", "DEFAULT_REMOTE_USER": "ops",
 			"DEFAULT_TIMEOUT": "12", "DEFAULT_PRIVATE_KEY_FILE": filepath.Join(home, "k"),
+			"DEFAULT_ASK_VAULT_PASS": "True", "DEFAULT_BECOME_ASK_PASS": "True", "BECOME_PASSWORD_FILE": filepath.Join(home, ".become_pass"),
 		} {
 			if dump[name] != got {
 				t.Errorf("ansible-config has %s = %q, koala read %q", name, dump[name], got)

@@ -75,7 +75,8 @@ func secretFile(path string) (string, error) {
 }
 
 // connectionDefaults are ansible.cfg's connection variables plus the become
-// password of --ask-become-pass or --become-password-file.
+// password of --ask-become-pass or --become-password-file (or ansible.cfg's
+// become_ask_pass, become_password_file).
 func connectionDefaults(c *ucli.Context, cfg *ansiblecfg.Config) (map[string]any, error) {
 	vars := maps.Clone(cfg.ConnVars)
 	var pass string
@@ -85,6 +86,10 @@ func connectionDefaults(c *ucli.Context, cfg *ansiblecfg.Config) (map[string]any
 		pass, err = askSecret(c, "BECOME password: ")
 	case c.String("become-password-file") != "":
 		pass, err = secretFile(c.String("become-password-file"))
+	case cfg.AskBecomePass:
+		pass, err = askSecret(c, "BECOME password: ")
+	case cfg.BecomePasswordFile != "":
+		pass, err = secretFile(cfg.BecomePasswordFile)
 	default:
 		return vars, nil
 	}

@@ -123,6 +123,14 @@ func TestRunAskBecomePass(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "who") || !strings.Contains(out, "host1") || !strings.Contains(out, "sudo refused the become password") || strings.Contains(out, "wrong-become-pw") {
 		t.Errorf("wrong -K: code %d\n%s", code, out)
 	}
+	// ansible.cfg's become_ask_pass asks as -K does.
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	os.WriteFile(filepath.Join(cwd, "ansible.cfg"), []byte("[privilege_escalation]\nbecome_ask_pass = True\n"), 0o644)
+	if out, code = run(pw+"\n", pb); code != 0 || !strings.Contains(out, "BECOME password:") || !strings.Contains(out, "as-"+sshtest.PasswordUser) {
+		t.Errorf("become_ask_pass: code %d\n%s", code, out)
+	}
+	os.Remove(filepath.Join(cwd, "ansible.cfg"))
 	// The password from the inventory, through a template.
 	os.WriteFile(inv, []byte(f.InventoryINI()+"[all:vars]\nansible_become_password={{ pw }}\n"), 0o644)
 	if out, code = run("", "-e", "pw="+pw, pb); code != 0 || !strings.Contains(out, "as-"+sshtest.PasswordUser) {

@@ -21,12 +21,12 @@ func vaultFlags() []ucli.Flag {
 
 // setupVault gives every YAML reader of the run the vault passwords of
 // ansible.cfg (vault_identity_list, vault_password_file), --vault-id,
-// --vault-password-file and --ask-vault-pass, in that order.
+// --vault-password-file and --ask-vault-pass (or ask_vault_pass), in that order.
 func setupVault(c *ucli.Context, cfg *ansiblecfg.Config) error {
 	ids := append([]string(nil), cfg.VaultIdentities...)
 	ids = append(ids, c.StringSlice("vault-id")...)
 	ids = append(ids, c.StringSlice("vault-password-file")...)
-	if c.Bool("ask-vault-pass") {
+	if c.Bool("ask-vault-pass") || cfg.AskVaultPass {
 		ids = append(ids, "default@prompt")
 	}
 	ask := func(id string) (string, error) {
