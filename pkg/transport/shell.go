@@ -676,7 +676,14 @@ func truncate(s string, n int) string {
 // its own and as s's user. It is best effort: the host may be gone, which is
 // why ctx ended.
 func (c *sshConn) kill(s *shell) {
-	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+	timeout := killTimeout
+	if s.password != "" {
+		// sudo authenticates through PAM first (about 1 s at load 75 here);
+		// with killTimeout, TestBecomePassword's cancelled command was left
+		// running in 1 of about 10 runs at load 115.
+		timeout = shellStartTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := "/bin/sh -c " + Quote(fmt.Sprintf(killShell, s.pid, s.pgid))
 	var stdin io.Reader
