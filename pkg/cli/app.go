@@ -18,7 +18,10 @@ func App() *ucli.App {
 		Usage:                "build OpenStack container images and deploy them over SSH",
 		Version:              Version,
 		EnableBashCompletion: true,
-		Commands:             commands(),
+		// Kept whole, as ansible-playbook keeps them: "-i h1,h2," is a host list,
+		// not two files; -t/--skip-tags are split by splitList.
+		DisableSliceFlagSeparator: true,
+		Commands:                  commands(),
 	}
 }
 

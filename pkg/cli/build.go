@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,6 +20,7 @@ import (
 	"github.com/koala-stack/koala/images"
 	"github.com/koala-stack/koala/pkg/build"
 	"github.com/koala-stack/koala/pkg/deploy"
+	"github.com/koala-stack/koala/pkg/kollaruntime"
 )
 
 // defaultBuildConf is read when it exists and --config-file is not given.
@@ -32,7 +35,7 @@ func buildImagesCommand() *ucli.Command {
 			"parents are built too unless --skip-parents. No REGEX and no --profile: every image.\n" +
 			"Images are <registry>/<namespace>/<image>:<tag>. By default BuildKit is the one inside\n" +
 			"the local Docker engine and images land in the engine. Exit status 1 when an image failed.",
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "config-file", Usage: "koala-build.conf (INI: [DEFAULT], [profiles], [sources]; default " + defaultBuildConf + " when it exists)"},
 			&ucli.StringFlag{Name: "images-dir", Usage: "use the Dockerfile.j2 tree in this directory instead of the embedded one"},
 			&ucli.StringFlag{Name: "template-override", Usage: "a file of {% block %}s replacing the tree's blocks (<image>_header, <image>_footer, <image>_packages_append/_remove)"},
@@ -58,11 +61,11 @@ func buildImagesCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "retries", Value: 0, Usage: "extra attempts for an image that failed"},
 			&ucli.DurationFlag{Name: "image-timeout", Value: 2 * time.Hour, Usage: "give up on an image whose build (and push) takes longer"},
 			&ucli.StringFlag{Name: "buildkit-addr", Usage: "a standalone buildkitd: unix://PATH, tcp://HOST:PORT or docker-container://NAME (default: the Docker engine's)"},
-			&ucli.StringFlag{Name: "runtime-bin", Usage: "the kolla-runtime binary to put into base (default: kolla-runtime next to the koala binary)"},
+			&ucli.StringFlag{Name: "runtime-bin", Usage: "the kolla-runtime binary to put into base (default: kolla-runtime next to the koala binary, else koala itself)"},
 			&ucli.BoolFlag{Name: "no-cache", Usage: "do not use BuildKit's cache"},
 			&ucli.StringFlag{Name: "progress", Value: "auto", Usage: "progress display: auto, plain, tty or quiet"},
 			&ucli.StringFlag{Name: "summary-json", Usage: "write the summary (built, failed, skipped, unmatched) to this file"},
-		},
+		}, vaultFlags()...),
 		Action: buildImages,
 	}
 }
@@ -160,9 +163,7 @@ func buildImages(c *ucli.Context) error {
 		ro.Progress = os.Stderr
 	}
 	if ro.RuntimeBin == "" {
-		if exe, err := os.Executable(); err == nil {
-			ro.RuntimeBin = filepath.Join(filepath.Dir(exe), "kolla-runtime")
-		}
+		ro.RuntimeBin = defaultRuntimeBin(c.App.ErrWriter)
 	}
 	if c.Bool("template-only") && ro.WorkDir == "" {
 		return errors.New("--template-only needs --work-dir")
@@ -227,6 +228,14 @@ func deployedImages(c *ucli.Context) (string, error) {
 	if !c.IsSet("configdir") || !c.IsSet("inventory") {
 		return "", errors.New("build-images: -i and --configdir go together (the images of the services a config directory enables)")
 	}
+	// An encrypted globals.yml, passwords.yml or inventory is read as deploy reads it.
+	cfg, err := ansibleConfig(c)
+	if err != nil {
+		return "", err
+	}
+	if err := setupVault(c, cfg); err != nil {
+		return "", err
+	}
 	cache, _ := os.UserCacheDir()
 	refs, err := deploy.Images(deploy.Options{
 		Inventories: c.StringSlice("inventory"), ConfigDir: c.String("configdir"), CacheDir: filepath.Join(cache, "koala"),
@@ -246,4 +255,38 @@ func deployedImages(c *ucli.Context) (string, error) {
 		names = append(names, regexp.QuoteMeta(name))
 	}
 	return "^(" + strings.Join(names, "|") + ")$", nil
+}
+
+// defaultRuntimeBin is the in-image runtime build-images puts into base: the
+// small kolla-runtime beside koala (make build) when there is one, else koala
+// itself, which is the runtime when called by its tools' names (cmd/koala),
+// so that `go install ./cmd/koala` is enough. A koala linked against the C
+// library (cgo) still works in a Debian image with the same or a newer glibc:
+// that gets a warning.
+func defaultRuntimeBin(warn io.Writer) string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	if rt := filepath.Join(filepath.Dir(exe), kollaruntime.Binary); isRegularFile(rt) {
+		return rt
+	}
+	if f, err := elf.Open(exe); err == nil {
+		defer f.Close()
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				fmt.Fprintf(warn, "[WARNING]: base gets koala itself as kolla-runtime, and this koala is dynamically linked: images need this host's glibc or newer (build koala with CGO_ENABLED=0, or run make build for the small kolla-runtime)\n")
+				break
+			}
+		}
+	}
+	return exe
+}
+
+func isRegularFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }

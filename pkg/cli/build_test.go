@@ -110,3 +110,24 @@ func TestBuildImagesExitStatus(t *testing.T) {
 	}
 	exec.Command("docker", "rmi", "koala-test/good:cli").Run()
 }
+
+// Without --runtime-bin and without kolla-runtime beside the binary, base
+// gets the running binary itself (koala is multi-call).
+func TestBuildImagesRuntimeIsKoala(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(exe), "kolla-runtime")); err == nil {
+		t.Skip("a kolla-runtime sits beside the test binary")
+	}
+	work := t.TempDir()
+	if _, err := runKoala(t, "build-images", "--template-only", "--work-dir", work, "^base$"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.Stat(filepath.Join(work, "base", "kolla-runtime"))
+	want, _ := os.Stat(exe)
+	if got == nil || want == nil || got.Size() != want.Size() || got.Mode().Perm()&0o111 == 0 {
+		t.Errorf("base/kolla-runtime %v, want a copy of %s (%v)", got, exe, want)
+	}
+}

@@ -85,12 +85,12 @@ func lifecycleCommands() []*ucli.Command {
 func lifecycleFlags() []ucli.Flag {
 	cache, _ := os.UserCacheDir()
 	return append([]ucli.Flag{
-		&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file or directory (repeatable)", Value: ucli.NewStringSlice(filepath.Join(configdir.Default, "multinode"))},
+		&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file, directory or host list (repeatable)", Value: ucli.NewStringSlice(filepath.Join(configdir.Default, "multinode"))},
 		&ucli.StringFlag{Name: "configdir", EnvVars: []string{"KOLLA_CONFIG_PATH"}, Value: configdir.Default, Usage: "the config directory (globals.yml, passwords.yml, config/)"},
 		&ucli.StringFlag{Name: "passwords", Usage: "passwords file (default: CONFIGDIR/passwords.yml)"},
 		&ucli.StringFlag{Name: "playbook-dir", Usage: "a tree with playbook/ and roles/ to run instead of the built-in one"},
 		&ucli.StringFlag{Name: "cache-dir", Value: filepath.Join(cache, "koala"), Usage: "where the built-in roles are written to be run"},
-	}, engineFlags()...)
+	}, append(engineFlags(), vaultFlags()...)...)
 }
 
 // engineFlags are the ansible-playbook options every command that runs a
@@ -104,14 +104,20 @@ func engineFlags() []ucli.Flag {
 		&ucli.GenericFlag{Name: "extra-vars", Aliases: []string{"e"}, Value: &repeated{}, Usage: "extra variables: k=v, {yaml} or @file (repeatable, highest precedence)"},
 		&ucli.BoolFlag{Name: "check", Aliases: []string{"C"}, Usage: "report what would change, change nothing"},
 		&ucli.BoolFlag{Name: "diff", Aliases: []string{"D"}, Usage: "show the changes made to files"},
-		&ucli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: engine.DefaultForks, Usage: "hosts worked on at once"},
+		&ucli.IntFlag{Name: "forks", Aliases: []string{"f"}, Value: engine.DefaultForks, Usage: "hosts worked on at once (default: ansible.cfg's forks, else 50)"},
+		&ucli.BoolFlag{Name: "ask-become-pass", Aliases: []string{"K"}, Usage: "ask for sudo's password (sent to sudo only when it asks, never in arguments)"},
+		&ucli.StringFlag{Name: "become-password-file", Usage: "read sudo's password from the first line of this file"},
 		&ucli.BoolFlag{Name: "json", Usage: "print the event stream as JSON lines instead of the terminal view"},
 		&ucli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Count: new(int), Usage: "a line per host result (-vv: per loop item)"},
 	}
 }
 
 func runLifecycle(c *ucli.Context, a deploy.Action) error {
-	recap, err := deploy.Run(c.Context, a, lifecycleOptions(c, []engine.Sink{eventSink(c)}))
+	opts, err := lifecycleOptions(c, []engine.Sink{eventSink(c)})
+	if err != nil {
+		return err
+	}
+	recap, err := deploy.Run(c.Context, a, opts)
 	if err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", a.Name, err)}
 	}
@@ -129,8 +135,11 @@ func runCheck(c *ucli.Context, a deploy.Action) error {
 	if c.Count("verbose") > 0 && !c.Bool("json") {
 		sinks = append(sinks, eventSink(c))
 	}
-	_, err := deploy.Run(c.Context, a, lifecycleOptions(c, sinks))
+	opts, err := lifecycleOptions(c, sinks)
 	if err != nil {
+		return err
+	}
+	if _, err := deploy.Run(c.Context, a, opts); err != nil {
 		return &ExitError{Code: 1, Err: fmt.Errorf("%s: %w", a.Name, err)}
 	}
 	if c.Bool("json") {
@@ -150,8 +159,19 @@ func runCheck(c *ucli.Context, a deploy.Action) error {
 	return nil
 }
 
-// lifecycleOptions are the command line's deploy.Options.
-func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) deploy.Options {
+// lifecycleOptions are the command line's (and ansible.cfg's) deploy.Options.
+func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) (deploy.Options, error) {
+	cfg, err := ansibleConfig(c)
+	if err != nil {
+		return deploy.Options{}, err
+	}
+	conn, err := connectionDefaults(c, cfg)
+	if err != nil {
+		return deploy.Options{}, err
+	}
+	if err := setupVault(c, cfg); err != nil {
+		return deploy.Options{}, err
+	}
 	var vars map[string]any
 	if c.Bool("include-images") {
 		vars = map[string]any{"destroy_include_images": true}
@@ -172,14 +192,16 @@ func lifecycleOptions(c *ucli.Context, sinks []engine.Sink) deploy.Options {
 		SkipTags:      splitList(c.StringSlice("skip-tags")),
 		Check:         c.Bool("check"),
 		Diff:          c.Bool("diff"),
-		Forks:         c.Int("forks"),
+		Forks:         forks(c, cfg),
 		Verbosity:     c.Count("verbose"),
 		Sinks:         sinks,
 		PlaybookDir:   c.String("playbook-dir"),
 		CacheDir:      c.String("cache-dir"),
 		Confirmed:     c.Bool(strings.TrimPrefix(deploy.ConfirmFlag, "--")),
 		Vars:          vars,
-	}
+
+		ConnectionDefaults: conn,
+	}, nil
 }
 
 // eventSink is the terminal view (live on a TTY, cut to its width) or, with

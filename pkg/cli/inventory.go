@@ -19,7 +19,7 @@ func inventoryCommand() *ucli.Command {
 			"_meta.hostvars), --host H (one host's merged variables) or --graph [GROUP]\n" +
 			"(a tree, with --vars to show variables). --list-hosts PATTERN shows what a\n" +
 			"--limit or a play's hosts: would select. Several -i sources merge.",
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file, directory or host list (repeatable)", Required: true},
 			&ucli.BoolFlag{Name: "list", Usage: "print all groups, hosts and host variables as JSON"},
 			&ucli.StringFlag{Name: "host", Usage: "print the variables of one host as JSON"},
@@ -27,7 +27,7 @@ func inventoryCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "vars", Usage: "with --graph: show variables"},
 			&ucli.BoolFlag{Name: "yaml", Aliases: []string{"y"}, Usage: "with --list: print YAML instead of JSON"},
 			&ucli.StringFlag{Name: "list-hosts", Usage: "print the hosts a host pattern (as for --limit) selects, one per line, in play order"},
-		},
+		}, vaultFlags()...),
 		Action: runInventory,
 	}
 }
@@ -41,6 +41,13 @@ func runInventory(c *ucli.Context) error {
 	}
 	if actions != 1 {
 		return &ExitError{Code: 5, Err: errors.New("koala inventory: choose exactly one of --list, --host H, --graph or --list-hosts PATTERN")}
+	}
+	cfg, err := ansibleConfig(c)
+	if err != nil {
+		return err
+	}
+	if err := setupVault(c, cfg); err != nil {
+		return err
 	}
 	inv, err := inventory.Load(c.StringSlice("inventory")...)
 	if err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,7 +24,7 @@ func runCommand() *ucli.Command {
 			"unreachable, 1 bad input.",
 		Flags: append([]ucli.Flag{
 			&ucli.StringSliceFlag{Name: "inventory", Aliases: []string{"i"}, Usage: "inventory file, directory or host list (repeatable)", Required: true},
-		}, engineFlags()...),
+		}, append(engineFlags(), vaultFlags()...)...),
 		Action: runPlaybook,
 	}
 }
@@ -31,6 +32,17 @@ func runCommand() *ucli.Command {
 func runPlaybook(c *ucli.Context) error {
 	if c.Args().Len() != 1 {
 		return &ExitError{Code: 1, Err: errors.New("koala run: give exactly one PLAYBOOK")}
+	}
+	cfg, err := ansibleConfig(c)
+	if err != nil {
+		return err
+	}
+	conn, err := connectionDefaults(c, cfg)
+	if err != nil {
+		return err
+	}
+	if err := setupVault(c, cfg); err != nil {
+		return err
 	}
 	inv, err := inventory.Load(c.StringSlice("inventory")...)
 	if err != nil {
@@ -54,9 +66,11 @@ func runPlaybook(c *ucli.Context) error {
 		SkipTags:  splitList(c.StringSlice("skip-tags")),
 		Check:     c.Bool("check"),
 		Diff:      c.Bool("diff"),
-		Forks:     c.Int("forks"),
+		Forks:     forks(c, cfg),
 		Verbosity: verbose,
 		Sinks:     []engine.Sink{eventSink(c)},
+
+		ConnectionDefaults: conn,
 	})
 	if err != nil {
 		return &ExitError{Code: 1, Err: err}
@@ -83,5 +97,24 @@ func splitList(vals []string) []string {
 // repeated is a repeatable string flag whose values are kept whole.
 type repeated struct{ vals []string }
 
-func (r *repeated) Set(v string) error { r.vals = append(r.vals, v); return nil }
-func (r *repeated) String() string     { return strings.Join(r.vals, " ") }
+// serialPrefix marks Serialize's form. urfave/cli copies a flag's value to
+// its other names (-e to --extra-vars, the same *repeated) by Set(Serialize()):
+// that must not add the values joined as one more value ("-e @a.yml -e x=1"
+// became a third value "@a.yml x=1").
+const serialPrefix = "\x00koala-repeated\x00"
+
+func (r *repeated) Set(v string) error {
+	if rest, ok := strings.CutPrefix(v, serialPrefix); ok {
+		return json.Unmarshal([]byte(rest), &r.vals)
+	}
+	r.vals = append(r.vals, v)
+	return nil
+}
+
+func (r *repeated) String() string { return strings.Join(r.vals, " ") }
+
+// Serialize is urfave/cli's Serializer.
+func (r *repeated) Serialize() string {
+	b, _ := json.Marshal(r.vals) // a []string always marshals
+	return serialPrefix + string(b)
+}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/koala-stack/koala/pkg/vault"
 )
 
 // Default is the configuration directory when neither --configdir nor
@@ -118,8 +120,12 @@ func readLayer(file string) (Layer, error) {
 	}
 	var vars map[string]any
 	var doc yaml.Node
-	err = yaml.Unmarshal(data, &doc)
-	if err == nil {
+	err = vault.Default().UnmarshalNode(file, data, &doc)
+	var verr *vault.Error
+	if errors.As(err, &verr) {
+		return Layer{}, err
+	}
+	if err == nil && len(doc.Content) > 0 {
 		err = doc.Decode(&vars)
 	}
 	if err != nil {

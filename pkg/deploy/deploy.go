@@ -78,6 +78,8 @@ type Options struct {
 	// Vars are set by the command itself (destroy --include-images), above
 	// globals.yml and below -e.
 	Vars map[string]any
+	// ConnectionDefaults are engine.Options.ConnectionDefaults.
+	ConnectionDefaults map[string]any
 }
 
 // loaded is what every command reads before it runs a playbook.
@@ -217,6 +219,8 @@ func Run(ctx context.Context, a Action, o Options) (*engine.Recap, error) {
 		Verbosity: o.Verbosity,
 		Sinks:     o.Sinks,
 		Secrets:   secrets,
+
+		ConnectionDefaults: o.ConnectionDefaults,
 	})
 	return recap, err
 }

@@ -2,14 +2,14 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/koala-stack/koala/pkg/modules"
 	"github.com/koala-stack/koala/pkg/playbook"
+	"github.com/koala-stack/koala/pkg/vault"
 )
 
 // engineAction runs the actions that change engine state rather than a host.
@@ -230,7 +230,11 @@ func (r *runner) readVarsFile(t *playbook.Task, name string) (map[string]any, er
 		return nil, err
 	}
 	var m map[string]any
-	if err := yaml.Unmarshal(data, &m); err != nil {
+	if err := vault.Default().Unmarshal(f.Display, data, &m); err != nil {
+		var verr *vault.Error
+		if errors.As(err, &verr) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s: %w", f.Display, err)
 	}
 	if m == nil {

@@ -33,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,6 +41,7 @@ import (
 	"github.com/koala-stack/koala/pkg/playbook"
 	"github.com/koala-stack/koala/pkg/template"
 	"github.com/koala-stack/koala/pkg/transport"
+	"github.com/koala-stack/koala/pkg/vault"
 )
 
 // Inventory is what the engine needs of an inventory (*inventory.Inventory).
@@ -76,11 +78,16 @@ type Options struct {
 	Sinks     []Sink
 	// Secrets are values (passwords.yml's) replaced by Redacted in every
 	// event the sinks see, whatever a task prints: the terminal view and
-	// --json never show them, no_log or not.
+	// --json never show them, no_log or not. Connection passwords and the
+	// values vault.Default() decrypted before Run are added.
 	Secrets []string
 	// Connector reaches hosts; nil = a connection pool built from inventory
 	// variables (ansible_host, ansible_user, ...), closed when Run returns.
 	Connector Connector
+	// ConnectionDefaults are connection variables (ansible_user,
+	// ansible_ssh_args, ...) for hosts whose own variables lack them:
+	// ansible.cfg's settings, as pkg/ansiblecfg gives them.
+	ConnectionDefaults map[string]any
 	// Templates renders templates; nil = template.New().
 	Templates *template.Engine
 }
@@ -128,7 +135,7 @@ func Run(ctx context.Context, opts Options) (*Recap, error) {
 		pb:    opts.Playbook,
 		inv:   opts.Inventory,
 		tpl:   opts.Templates,
-		bus:   &bus{sinks: opts.Sinks, redact: newRedactor(opts.Secrets)},
+		bus:   &bus{sinks: opts.Sinks, redact: newRedactor(slices.Concat(opts.Secrets, connectionSecrets(opts), vault.Default().Revealed()))},
 		hosts: map[string]*hostState{},
 		conns: opts.Connector,
 		sem:   make(chan struct{}, opts.Forks),
@@ -274,9 +281,10 @@ func (r *runner) activeHosts(hosts []*hostState) []*hostState {
 }
 
 // conn returns the connection to host name (its own inventory variables say
-// how to reach it), wrapped for become when asked.
-func (r *runner) conn(ctx context.Context, name string, vars map[string]any, become bool, becomeUser string) (transport.Conn, error) {
-	spec := transport.SpecFromVars(name, vars)
+// how to reach it), wrapped for become when asked; becomePass is sudo's
+// password ("" = sudo must not ask).
+func (r *runner) conn(ctx context.Context, name string, vars map[string]any, become bool, becomeUser, becomePass string) (transport.Conn, error) {
+	spec := transport.SpecFromVars(name, vars, r.opts.ConnectionDefaults)
 	if name == "localhost" && !r.inv.HasHost(name) {
 		spec.Local = true
 	}
@@ -288,9 +296,44 @@ func (r *runner) conn(ctx context.Context, name string, vars map[string]any, bec
 		if becomeUser == "" {
 			becomeUser = "root"
 		}
-		c = transport.Become(c, becomeUser)
+		c = transport.BecomeWithPassword(c, becomeUser, becomePass)
 	}
 	return c, nil
+}
+
+// becomePassVars name sudo's password, as Ansible's sudo become plugin reads
+// it; --ask-become-pass puts it in ConnectionDefaults.
+var becomePassVars = []string{"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"}
+
+// becomePassword is the become password for a task on a host with vars
+// (templated: it often names a vault variable), else ConnectionDefaults'.
+func (r *runner) becomePassword(sc *scope, pos string, vars map[string]any) (string, error) {
+	for _, m := range []map[string]any{vars, r.opts.ConnectionDefaults} {
+		for _, k := range becomePassVars {
+			if v, ok := m[k]; ok && v != nil {
+				return sc.str(pos+" "+k, v)
+			}
+		}
+	}
+	return "", nil
+}
+
+// connectionSecrets are the passwords in connection variables (the
+// inventory's and ConnectionDefaults'): starred in events like passwords.yml's.
+func connectionSecrets(opts Options) []string {
+	var out []string
+	add := func(m map[string]any) {
+		for _, k := range append([]string{"ansible_password", "ansible_ssh_pass"}, becomePassVars...) {
+			if s, ok := m[k].(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	add(opts.ConnectionDefaults)
+	for _, h := range opts.Inventory.Hosts() {
+		add(opts.Inventory.HostVars(h))
+	}
+	return out
 }
 
 // forks runs fn for every host, at most opts.Forks at a time, and waits.

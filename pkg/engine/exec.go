@@ -779,7 +779,13 @@ func (r *runner) invoke(ctx context.Context, sc *scope, hs *hostState, t *playbo
 	if delegate != "" {
 		connHost, connVars = delegate, r.connVars(delegate)
 	}
-	conn, err := r.conn(ctx, connHost, connVars, become, becomeUser)
+	var becomePass string
+	if become {
+		if becomePass, err = r.becomePassword(sc, pos, connVars); err != nil {
+			return outcome{status: StatusFailed, err: err}
+		}
+	}
+	conn, err := r.conn(ctx, connHost, connVars, become, becomeUser, becomePass)
 	if err != nil {
 		return unreachableOrFailed(err)
 	}

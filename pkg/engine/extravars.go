@@ -1,13 +1,13 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/koala-stack/koala/pkg/playbook"
+	"github.com/koala-stack/koala/pkg/vault"
 )
 
 // ParseExtraVars reads -e/--extra-vars values, as ansible-playbook does:
@@ -22,6 +22,9 @@ func ParseExtraVars(args []string) ([]map[string]any, error) {
 		case strings.HasPrefix(a, "@"):
 			data, err := os.ReadFile(a[1:])
 			if err != nil {
+				return nil, fmt.Errorf("-e %s: %w", a, err)
+			}
+			if data, err = vault.Default().File(a[1:], data); err != nil {
 				return nil, fmt.Errorf("-e %s: %w", a, err)
 			}
 			m, err := yamlMap(data)
@@ -47,9 +50,14 @@ func ParseExtraVars(args []string) ([]map[string]any, error) {
 	return out, nil
 }
 
+// yamlMap reads a mapping; `!vault` values are decrypted.
 func yamlMap(data []byte) (map[string]any, error) {
 	var m map[string]any
-	if err := yaml.Unmarshal(data, &m); err != nil {
+	if err := vault.Default().Unmarshal("extra vars", data, &m); err != nil {
+		var verr *vault.Error
+		if errors.As(err, &verr) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("not a YAML/JSON mapping: %w", err)
 	}
 	if m == nil {

@@ -192,7 +192,7 @@ func TestYAMLErrors(t *testing.T) {
 		{"host vars list", "all:\n  hosts:\n    a: [1]\n", "hosts.yml:3: variables of host \"a\" must be a mapping"},
 		{"cycle", "a:\n  children:\n    b:\n      children:\n        a:\n", "creates a loop"},
 		{"plugin", "plugin: aws_ec2\n", "plugin configuration files"},
-		{"vault", "all:\n  vars:\n    x: !vault |\n      abc\n", "hosts.yml:3: vault-encrypted values are not supported"},
+		{"vault", "all:\n  vars:\n    x: !vault |\n      abc\n", "hosts.yml:3: vault value: not an ansible-vault text"},
 		{"syntax", "all:\n  hosts:\n    a: b: c\n", "hosts.yml:3: invalid YAML: mapping values are not allowed"},
 		{"not a mapping", "- a\n- b\n", "hosts.yml:1: a YAML inventory must be a mapping"},
 	}

@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/koala-stack/koala/pkg/vault"
 )
 
 // ignoredInDir are the directory entries Ansible skips when an inventory source
@@ -141,7 +142,7 @@ func (inv *Inventory) loadFile(file string) error {
 	if err != nil {
 		return fmt.Errorf("inventory %s: %w", file, err)
 	}
-	if err := notVaulted(file, data); err != nil {
+	if data, err = vault.Default().File(file, data); err != nil {
 		return err
 	}
 	ext := filepath.Ext(file)
@@ -384,7 +385,7 @@ func loadVarsFile(file string) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading vars file: %w", err)
 	}
-	if err := notVaulted(file, data); err != nil {
+	if data, err = vault.Default().File(file, data); err != nil {
 		return nil, err
 	}
 	root, d, err := parseYAMLFile(file, data)
@@ -402,15 +403,6 @@ func loadVarsFile(file string) (map[string]any, error) {
 		return nil, err
 	}
 	return v.(map[string]any), nil
-}
-
-// notVaulted refuses ansible-vault encrypted files with a clear message
-// instead of a confusing parse error.
-func notVaulted(file string, data []byte) error {
-	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("$ANSIBLE_VAULT;")) {
-		return fmt.Errorf("%s: vault-encrypted files are not supported: decrypt it (ansible-vault decrypt) or move secrets to passwords.yml", file)
-	}
-	return nil
 }
 
 // dirOf is Ansible's basedir() for inventory_dir.

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/koala-stack/koala/pkg/vault"
 )
 
 // Ansible loads YAML with PyYAML, i.e. YAML 1.1 scalars: yes/no/on/off are
@@ -33,6 +35,7 @@ type yamlDoc struct {
 }
 
 // parseYAMLFile parses data into its root node (nil for an empty document).
+// `!vault` values are decrypted with the run's vault keyring.
 func parseYAMLFile(file string, data []byte) (*yaml.Node, *yamlDoc, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -41,6 +44,9 @@ func parseYAMLFile(file string, data []byte) (*yaml.Node, *yamlDoc, error) {
 			return nil, nil, fmt.Errorf("%s:%s: invalid YAML: %s", file, m[1], m[2])
 		}
 		return nil, nil, fmt.Errorf("%s: invalid YAML: %w", file, err)
+	}
+	if err := vault.Default().Nodes(file, &root); err != nil {
+		return nil, nil, err
 	}
 	d := &yamlDoc{file: file, isJSON: json.Valid(data), budget: 1 << 20, active: map[*yaml.Node]bool{}}
 	n := &root
@@ -205,8 +211,6 @@ func (d *yamlDoc) scalar(n *yaml.Node) (any, error) {
 				return nil, d.errorf(n, "%q is not a valid %s", n.Value, n.Tag)
 			}
 			return v, nil
-		case "!vault":
-			return nil, d.errorf(n, "vault-encrypted values are not supported")
 		default:
 			return nil, d.errorf(n, "unsupported YAML tag %s", n.Tag)
 		}

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,6 +34,8 @@ import (
 	"github.com/sethvargo/go-password/password"
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
+
+	"github.com/koala-stack/koala/pkg/vault"
 )
 
 // Key kinds, as in genpwd.py. ceph_cluster_fsid was a uuid key in older
@@ -45,6 +48,16 @@ var (
 	// 32 hex digits, the length of the HMAC-MD5 digest genpwd.py produces.
 	hexKeys    = set("designate_rndc_key", "osprofiler_secret")
 	fernetKeys = set("barbican_crypto_key")
+	// A salt for kolla-ansible's bcrypt_hash filter (prometheus-web.yml), whose
+	// precheck wants exactly 22 characters; genpwd.py makes it with Ansible's
+	// random_salt(22).
+	bcryptSaltKeys = set("prometheus_bcrypt_salt")
+)
+
+// bcryptSaltLength and bcryptSaltChars are ansible.utils.encrypt.random_salt's.
+const (
+	bcryptSaltLength = 22
+	bcryptSaltChars  = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./"
 )
 
 // sshKeySuffix marks an SSH key pair. genpwd.py lists them by name; every key it
@@ -78,6 +91,8 @@ func Kind(key string) string {
 		return "hex"
 	case fernetKeys[key]:
 		return "fernet"
+	case bcryptSaltKeys[key]:
+		return "bcrypt-salt"
 	}
 	return "password"
 }
@@ -87,7 +102,7 @@ func Kind(key string) string {
 // only when its content or mode would change, so a second run is a no-op.
 // Warnings (a world-readable file) go to warn.
 func Generate(path string, warn io.Writer) ([]string, error) {
-	doc, err := load(path, warn)
+	doc, vaulted, err := load(path, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +132,7 @@ func Generate(path string, warn io.Writer) ([]string, error) {
 	if err := fillSSHKeys(pairs); err != nil {
 		return nil, err
 	}
-	return filled, write(path, root)
+	return filled, write(path, root, vaulted)
 }
 
 func generate(kind string) (string, error) {
@@ -130,10 +145,27 @@ func generate(kind string) (string, error) {
 	case "fernet":
 		b, err := random(32)
 		return base64.URLEncoding.EncodeToString(b), err
+	case "bcrypt-salt":
+		return randomString(bcryptSaltLength, bcryptSaltChars)
 	}
 	// Letters and digits only, as genpwd.py: these values end up in URLs,
 	// INI files and shell commands unquoted.
 	return password.Generate(Length, 10, 0, false, true)
+}
+
+// randomString draws n characters of chars uniformly (as Python's
+// SystemRandom().choice).
+func randomString(n int, chars string) (string, error) {
+	out := make([]byte, n)
+	limit := big.NewInt(int64(len(chars)))
+	for i := range out {
+		j, err := rand.Int(rand.Reader, limit)
+		if err != nil {
+			return "", err
+		}
+		out[i] = chars[j.Int64()]
+	}
+	return string(out), nil
 }
 
 func random(n int) ([]byte, error) {
@@ -188,13 +220,18 @@ func sshKeyPair() (string, string, error) {
 // written to final. Without clean, keys only in old are kept too (upstream's
 // default); with clean, final has exactly new's keys.
 func Merge(oldPath, newPath, finalPath string, clean bool, warn io.Writer) error {
-	oldDoc, err := load(oldPath, warn)
+	oldDoc, oldVault, err := load(oldPath, warn)
 	if err != nil {
 		return err
 	}
-	newDoc, err := load(newPath, warn)
+	newDoc, newVault, err := load(newPath, warn)
 	if err != nil {
 		return err
+	}
+	// FINAL is encrypted when NEW or OLD was, as NEW (else OLD) was.
+	vaulted := newVault
+	if vaulted == nil {
+		vaulted = oldVault
 	}
 	old, merged := oldDoc.Content[0], newDoc.Content[0]
 	// Valkey replaced Redis in 2025.2: carry the old Redis password over, as
@@ -212,17 +249,20 @@ func Merge(oldPath, newPath, finalPath string, clean bool, warn io.Writer) error
 			merged.Content = append(merged.Content, key, val)
 		}
 	}
-	return write(finalPath, merged)
+	return write(finalPath, merged, vaulted)
 }
 
-// load reads a passwords file that must be a mapping of unique keys.
-func load(path string, warn io.Writer) (*yaml.Node, error) {
+// load reads a passwords file that must be a mapping of unique keys. A file
+// encrypted with ansible-vault is decrypted with vault.Default(); vaulted is
+// then its vault text (nil for a plain file), for write to encrypt alike.
+func load(path string, warn io.Writer) (*yaml.Node, []byte, error) {
+	var vaulted []byte
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("passwords file %q is missing: copy kolla-ansible's etc/kolla/passwords.yml (or koala's templates/) there first: %w", path, err)
+		return nil, nil, fmt.Errorf("passwords file %q is missing: copy kolla-ansible's etc/kolla/passwords.yml (or koala's templates/) there first: %w", path, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read passwords file: %w", err)
+		return nil, nil, fmt.Errorf("read passwords file: %w", err)
 	}
 	if info, err := os.Stat(path); err == nil && warn != nil {
 		if info.Mode()&0o004 != 0 {
@@ -232,30 +272,36 @@ func load(path string, warn io.Writer) (*yaml.Node, error) {
 			fmt.Fprintf(warn, "WARNING: Passwords file %q is world-writeable. The permissions will be changed.\n", path)
 		}
 	}
+	if vault.IsEncrypted(data) {
+		vaulted = data
+		if data, err = vault.Default().File(path, data); err != nil {
+			return nil, nil, err
+		}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(path, err)
+		return nil, nil, yamlError(path, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		line := 1
 		if len(doc.Content) > 0 {
 			line = doc.Content[0].Line
 		}
-		return nil, fmt.Errorf("%s:%d: passwords file not in expected key/value format: want a mapping of key: value", path, line)
+		return nil, nil, fmt.Errorf("%s:%d: passwords file not in expected key/value format: want a mapping of key: value", path, line)
 	}
 	root := doc.Content[0]
 	seen := map[string]int{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k := root.Content[i]
 		if k.Kind != yaml.ScalarNode {
-			return nil, fmt.Errorf("%s:%d: a key must be a plain name", path, k.Line)
+			return nil, nil, fmt.Errorf("%s:%d: a key must be a plain name", path, k.Line)
 		}
 		if first, dup := seen[k.Value]; dup {
-			return nil, fmt.Errorf("%s:%d: key %q repeats the one on line %d: keep one", path, k.Line, k.Value, first)
+			return nil, nil, fmt.Errorf("%s:%d: key %q repeats the one on line %d: keep one", path, k.Line, k.Value, first)
 		}
 		seen[k.Value] = k.Line
 	}
-	return &doc, nil
+	return &doc, vaulted, nil
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -270,8 +316,10 @@ func yamlError(path string, err error) error {
 }
 
 // write encodes the mapping sorted and without comments, and replaces path
-// atomically unless it already holds exactly that with mode 0640.
-func write(path string, root *yaml.Node) error {
+// atomically unless it already holds exactly that with mode 0640. With
+// vaulted (a vault text read from the input) the file is written encrypted
+// with the password that opened it, and compared decrypted.
+func write(path string, root *yaml.Node, vaulted []byte) error {
 	normalize(root)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -282,9 +330,19 @@ func write(path string, root *yaml.Node) error {
 	if err := enc.Close(); err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, buf.Bytes()) {
+	out := buf.Bytes()
+	cur, err := os.ReadFile(path)
+	if err == nil && vaulted != nil && vault.IsEncrypted(cur) {
+		cur, err = vault.Default().File(path, cur)
+	}
+	if err == nil && bytes.Equal(cur, buf.Bytes()) {
 		if info, err := os.Stat(path); err == nil && info.Mode().Perm() == FileMode {
 			return nil
+		}
+	}
+	if vaulted != nil {
+		if out, err = vault.Default().Reencrypt(vaulted, buf.Bytes()); err != nil {
+			return fmt.Errorf("encrypt %s: %w", path, err)
 		}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
@@ -296,7 +354,7 @@ func write(path string, root *yaml.Node) error {
 		tmp.Close()
 		return fmt.Errorf("write passwords file: %w", err)
 	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(out); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write passwords file: %w", err)
 	}

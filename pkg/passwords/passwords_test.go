@@ -45,6 +45,8 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 var (
 	passwordRE = regexp.MustCompile(`^[A-Za-z0-9]{40}$`)
 	hexRE      = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	// ansible.utils.encrypt.random_salt(22), what genpwd.py writes.
+	bcryptSaltRE = regexp.MustCompile(`^[A-Za-z0-9./]{22}$`)
 )
 
 func TestGenerateCompatFile(t *testing.T) {
@@ -65,7 +67,7 @@ func TestGenerateCompatFile(t *testing.T) {
 		"\nnova_ssh_key:\n  private_key:\n": "\nnova_ssh_key:\n  private_key: PRIVATE\n",
 		"\nrbd_secret_uuid:\n":              "\nrbd_secret_uuid: 00000000-0000-0000-0000-000000000001\n",
 		"\ndocker_registry_password:\n":     "\ndocker_registry_password:\n",
-		"\nprometheus_bcrypt_salt:\n":       "\nprometheus_bcrypt_salt: ''\n",
+		"\nkeystone_admin_password:\n":      "\nkeystone_admin_password: ''\n",
 	} {
 		if !strings.Contains(text, old) {
 			t.Fatalf("compat file lacks %q", old)
@@ -100,10 +102,10 @@ func TestGenerateCompatFile(t *testing.T) {
 		t.Errorf("%d keys after genpwd, want %d", len(got), len(upstream))
 	}
 	kept := map[string]any{
-		"database_password":      "keep-me",
-		"metadata_secret":        12345,
-		"rbd_secret_uuid":        "00000000-0000-0000-0000-000000000001",
-		"prometheus_bcrypt_salt": "",
+		"database_password":       "keep-me",
+		"metadata_secret":         12345,
+		"rbd_secret_uuid":         "00000000-0000-0000-0000-000000000001",
+		"keystone_admin_password": "",
 	}
 	for key := range upstream {
 		v, ok := got[key]
@@ -189,6 +191,10 @@ func checkKind(t *testing.T, key string, v any) {
 		if got := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))); got != pub || !strings.HasPrefix(pub, "ssh-rsa ") {
 			t.Errorf("%s public_key does not match its private key", key)
 		}
+	case "bcrypt-salt":
+		if !bcryptSaltRE.MatchString(s) {
+			t.Errorf("%s = %#v, want 22 characters of [a-zA-Z0-9./]", key, v)
+		}
 	default:
 		if !passwordRE.MatchString(s) {
 			t.Errorf("%s = %#v, want 40 letters and digits", key, v)
@@ -201,12 +207,37 @@ func TestKinds(t *testing.T) {
 		"kolla_ssh_key": "ssh", "haproxy_ssh_key": "ssh", "rbd_secret_uuid": "uuid",
 		"designate_pool_id": "uuid", "osprofiler_secret": "hex", "designate_rndc_key": "hex",
 		"barbican_crypto_key": "fernet", "docker_registry_password": "blank",
-		"keystone_admin_password": "password",
+		"keystone_admin_password": "password", "prometheus_bcrypt_salt": "bcrypt-salt",
 	} {
 		if got := Kind(key); got != want {
 			t.Errorf("Kind(%s) = %s, want %s", key, got, want)
 		}
 	}
+}
+
+// Salts use all of random_salt's 64 characters, '.' and '/' included, and
+// survive a YAML round trip whatever they start with.
+func TestBcryptSalt(t *testing.T) {
+	seen := map[rune]bool{}
+	for range 300 {
+		s, err := generate("bcrypt-salt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkKind(t, "prometheus_bcrypt_salt", s)
+		for _, c := range s {
+			seen[c] = true
+		}
+	}
+	if len(seen) != 64 {
+		t.Errorf("%d distinct characters in 300 salts, want all 64", len(seen))
+	}
+	path := filepath.Join(t.TempDir(), "passwords.yml")
+	writeFile(t, path, "prometheus_bcrypt_salt:\n", 0o600)
+	if _, err := Generate(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkKind(t, "prometheus_bcrypt_salt", readYAML(t, path)["prometheus_bcrypt_salt"])
 }
 
 func TestMerge(t *testing.T) {

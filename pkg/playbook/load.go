@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/koala-stack/koala/pkg/vault"
 )
 
 // Options configure Load.
@@ -95,7 +97,12 @@ func (l *loader) readYAML(src Source, name string) (*yaml.Node, string, bool) {
 		return nil, display, false
 	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := vault.Default().UnmarshalNode(display, data, &doc); err != nil {
+		var verr *vault.Error
+		if errors.As(err, &verr) {
+			l.errorf(Pos{File: display, Line: verr.Line}, "%v", verr.Err)
+			return nil, display, false
+		}
 		p := Pos{File: display}
 		msg := err.Error()
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {

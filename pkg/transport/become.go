@@ -14,13 +14,22 @@ import (
 // Uploads go
 // through the same sudo, so the temporary file, the checks and the rename all
 // happen as user. sudo must not ask for a password (-n makes it fail instead of
-// hanging). Dial is not affected: forwarding is done by sshd as the login user.
-// Closing the returned Conn closes c.
+// hanging); BecomeWithPassword is for a sudo that asks. Dial is not affected:
+// forwarding is done by sshd as the login user. Closing the returned Conn
+// closes c.
 func Become(c Conn, user string) Conn {
+	return BecomeWithPassword(c, user, "")
+}
+
+// BecomeWithPassword is Become for a sudo that may ask for password: it is
+// sent on sudo's stdin when sudo asks for it, never in a process's arguments,
+// and tried once per connection (ErrBecomePassword after a refusal). Only the
+// persistent shells of an SSH connection use it; elsewhere it is Become.
+func BecomeWithPassword(c Conn, user, password string) Conn {
 	if user == "" {
 		user = "root"
 	}
-	return &becomeConn{Conn: c, user: user}
+	return &becomeConn{Conn: c, user: user, password: password}
 }
 
 // relayTERM wraps a script run under sudo so that a cancel reaches all of it.
@@ -38,17 +47,20 @@ wait $!`
 
 type becomeConn struct {
 	Conn
-	user string
+	user, password string
 }
 
 func (b *becomeConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 	// Over SSH the command runs in a persistent sudo shell when it can.
 	if c, ok := b.Conn.(*sshConn); ok && c.shells != nil {
-		res, err := c.execShell(ctx, b.user, cmd)
-		if !errors.Is(err, errNoShell) {
+		res, err := c.execShell(ctx, b.user, b.password, cmd)
+		if !errors.Is(err, errNoShell) || b.password != "" {
 			return res, err
 		}
 	}
+	// Elsewhere (local, SessionPerCommand) the password is not used: sudo -n
+	// works where sudo asks none and says "a password is required" where it
+	// does.
 	script, stdin := cmd.Cmd, cmd.Stdin
 	// sudo resets the environment, so the exports must be read by the shell
 	// that sudo starts, not by the login shell.

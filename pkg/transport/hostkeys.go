@@ -34,23 +34,29 @@ var (
 )
 
 // hostKeys checks host keys against one known_hosts file, appending new ones
-// under AcceptNew.
+// under AcceptNew; the policy is each host's.
 type hostKeys struct {
-	policy HostKeyPolicy
-	file   string
+	file string
 
 	mu sync.Mutex
 	db ssh.HostKeyCallback // nil until loaded; reloaded after an append
 }
 
-func (h *hostKeys) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
-	if h.policy == IgnoreHostKeys {
+// callback checks keys under policy.
+func (h *hostKeys) callback(policy HostKeyPolicy) ssh.HostKeyCallback {
+	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		return h.check(policy, hostname, remote, key)
+	}
+}
+
+func (h *hostKeys) check(policy HostKeyPolicy, hostname string, remote net.Addr, key ssh.PublicKey) error {
+	if policy == IgnoreHostKeys {
 		return nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.db == nil {
-		if err := h.load(); err != nil {
+		if err := h.load(policy == AcceptNew); err != nil {
 			return err
 		}
 	}
@@ -64,7 +70,7 @@ func (h *hostKeys) callback(hostname string, remote net.Addr, key ssh.PublicKey)
 		return fmt.Errorf("%w: %s offers %s %s but %s:%d has another; if the host was reinstalled, remove the old entry with: ssh-keygen -R %s -f %s",
 			ErrHostKeyChanged, hostname, key.Type(), ssh.FingerprintSHA256(key), want.Filename, want.Line,
 			Quote(knownhosts.Normalize(hostname)), Quote(h.file))
-	case errors.As(err, &keyErr) && h.policy == Strict:
+	case errors.As(err, &keyErr) && policy == Strict:
 		return fmt.Errorf("%w: %s offers %s %s, not listed in %s; add it (ssh-keyscan) or use accept-new",
 			ErrHostKeyUnknown, hostname, key.Type(), ssh.FingerprintSHA256(key), h.file)
 	case errors.As(err, &keyErr):
@@ -74,9 +80,9 @@ func (h *hostKeys) callback(hostname string, remote net.Addr, key ssh.PublicKey)
 	}
 }
 
-// load reads known_hosts, creating an empty one for AcceptNew.
-func (h *hostKeys) load() error {
-	if _, err := os.Stat(h.file); errors.Is(err, os.ErrNotExist) && h.policy == AcceptNew {
+// load reads known_hosts, creating an empty one if create.
+func (h *hostKeys) load(create bool) error {
+	if _, err := os.Stat(h.file); errors.Is(err, os.ErrNotExist) && create {
 		if err := os.MkdirAll(filepath.Dir(h.file), 0o700); err != nil {
 			return fmt.Errorf("create known_hosts %s: %w", h.file, err)
 		}
@@ -101,5 +107,5 @@ func (h *hostKeys) add(hostname string, key ssh.PublicKey) error {
 	if err := errors.Join(werr, f.Close()); err != nil {
 		return fmt.Errorf("record host key of %s in %s: %w", hostname, h.file, err)
 	}
-	return h.load()
+	return h.load(false)
 }

@@ -98,3 +98,12 @@ func TestLocalDial(t *testing.T) {
 		t.Error("udp accepted")
 	}
 }
+
+// A become password (-K reaches the deploy host too) does not stop local
+// commands whose sudo asks none: it is not used there.
+func TestLocalBecomePasswordUnused(t *testing.T) {
+	c := localTestConn(t)
+	if got := mustExec(t, BecomeWithPassword(c, "nobody", "unused-password"), "id -un"); got != "nobody" {
+		t.Errorf("become nobody locally with a password given: %q", got)
+	}
+}

@@ -103,7 +103,7 @@ func NewPool(opts PoolOptions) *Pool {
 	}
 	p := &Pool{
 		opts:       opts,
-		hostKeys:   &hostKeys{policy: opts.HostKeyPolicy, file: opts.KnownHostsFile},
+		hostKeys:   &hostKeys{file: opts.KnownHostsFile},
 		entries:    map[string]*entry{},
 		signers:    map[string]ssh.Signer{},
 		knownHosts: map[string]*hostKeys{},
@@ -213,6 +213,7 @@ type target struct {
 	jump       string
 	timeout    time.Duration
 	knownHosts string // "" = the pool's file
+	policy     HostKeyPolicy
 }
 
 func (t target) addr() string { return net.JoinHostPort(t.host, strconv.Itoa(t.port)) }
@@ -289,6 +290,18 @@ func (p *Pool) resolve(spec HostSpec) (target, error) {
 	if t.timeout <= 0 {
 		t.timeout = p.opts.ConnectTimeout
 	}
+	switch {
+	case spec.HostKeyPolicy != nil:
+		t.policy = *spec.HostKeyPolicy
+	case get("StrictHostKeyChecking") != "":
+		policy, err := parseStrictHostKeyChecking(get("StrictHostKeyChecking"))
+		if err != nil {
+			return t, fmt.Errorf("host %s: ssh config for %s: %w", spec.Name, alias, err)
+		}
+		t.policy = policy
+	default:
+		t.policy = p.opts.HostKeyPolicy
+	}
 	return t, nil
 }
 
@@ -363,7 +376,7 @@ func (p *Pool) dialOnce(ctx context.Context, spec HostSpec) (Conn, error) {
 	config := &ssh.ClientConfig{
 		User:            t.user,
 		Auth:            auth,
-		HostKeyCallback: p.hostKeysFor(t.knownHosts).callback,
+		HostKeyCallback: p.hostKeysFor(t.knownHosts).callback(t.policy),
 		Timeout:         t.timeout,
 	}
 	cc, chans, reqs, err := ssh.NewClientConn(raw, t.addr(), config)
@@ -509,8 +522,8 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// hostKeysFor is the checker of a known_hosts file ("" = the pool's), with the
-// pool's policy; one per file, so that accept-new appends are serialised.
+// hostKeysFor is the checker of a known_hosts file ("" = the pool's); one
+// per file, so that accept-new appends are serialised.
 func (p *Pool) hostKeysFor(file string) *hostKeys {
 	file = expandHome(file)
 	if file == "" || file == p.opts.KnownHostsFile {
@@ -520,7 +533,7 @@ func (p *Pool) hostKeysFor(file string) *hostKeys {
 	defer p.mu.Unlock()
 	h := p.knownHosts[file]
 	if h == nil {
-		h = &hostKeys{policy: p.opts.HostKeyPolicy, file: file}
+		h = &hostKeys{file: file}
 		p.knownHosts[file] = h
 	}
 	return h

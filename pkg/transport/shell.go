@@ -112,6 +112,7 @@ var errShellExited = errors.New("the shell exited")
 // shell is one persistent shell; it runs one command at a time.
 type shell struct {
 	user     string // "" = the login user
+	password string // sudo's password for user; "" = sudo -n
 	sess     *ssh.Session
 	in       io.WriteCloser
 	out, err *stream
@@ -205,13 +206,23 @@ type shellPool struct {
 	idle  map[string][]*shell
 	live  int
 	freed chan struct{} // closed (and replaced) when a shell is returned or dropped
-	// failed holds the users whose shell could not start (errNoShell): their
-	// commands go straight to sessions for the rest of the connection.
+	// failed holds the users whose shell could not start without a password
+	// (errNoShell): their commands go straight to sessions for the rest of
+	// the connection.
 	failed map[string]bool
+	// refused holds, by user, sudo's refusal of the become password: every
+	// later command fails with it at once, so that a wrong password is tried
+	// once per host, not once per command (sudo logs each attempt, and PAM
+	// may lock the account after a few).
+	refused map[string]error
+	// authing is set while a shell of the user is being started with a
+	// password: others wait for its outcome rather than try the password too.
+	authing map[string]bool
 }
 
 func newShellPool(max int) *shellPool {
-	return &shellPool{max: max, idle: map[string][]*shell{}, freed: make(chan struct{}), failed: map[string]bool{}}
+	return &shellPool{max: max, idle: map[string][]*shell{}, freed: make(chan struct{}), failed: map[string]bool{},
+		refused: map[string]error{}, authing: map[string]bool{}}
 }
 
 // signal wakes the waiters of takeShell; the caller holds mu.
@@ -223,16 +234,20 @@ func (p *shellPool) signal() {
 // takeShell returns an idle shell of user's, or starts one when fewer than max
 // are live (closing another user's idle shell if that is what it takes), or
 // waits for one to be returned.
-func (c *sshConn) takeShell(ctx context.Context, user string) (*shell, error) {
+func (c *sshConn) takeShell(ctx context.Context, user, password string) (*shell, error) {
 	p := c.shells
 	for {
 		if !c.alive() {
 			return nil, c.lost(errors.New("closed"))
 		}
 		p.mu.Lock()
-		if p.failed[user] {
+		if p.failed[user] && password == "" {
 			p.mu.Unlock()
 			return nil, errNoShell
+		}
+		if err := p.refused[user]; err != nil && password != "" {
+			p.mu.Unlock()
+			return nil, err
 		}
 		for len(p.idle[user]) > 0 {
 			list := p.idle[user]
@@ -257,19 +272,24 @@ func (c *sshConn) takeShell(ctx context.Context, user string) (*shell, error) {
 				}
 			}
 		}
-		if p.live < p.max {
+		if p.live < p.max && !p.authing[user] {
 			p.live++
+			p.authing[user] = password != ""
 			p.mu.Unlock()
-			s, err := c.startShell(ctx, user)
+			s, err := c.startShell(ctx, user, password)
+			p.mu.Lock()
+			p.authing[user] = false
 			if err != nil {
-				p.mu.Lock()
 				p.live--
-				if errors.Is(err, errNoShell) {
+				if errors.Is(err, errNoShell) && password == "" {
 					p.failed[user] = true
 				}
-				p.signal()
-				p.mu.Unlock()
+				if errors.Is(err, ErrBecomePassword) {
+					p.refused[user] = err
+				}
 			}
+			p.signal()
+			p.mu.Unlock()
 			return s, err
 		}
 		freed := p.freed
@@ -305,7 +325,7 @@ func (c *sshConn) dropShell(s *shell) {
 
 // startShell opens a session, starts the shell in it and waits for its "ready".
 // The shell holds one of the connection's session slots until it is dropped.
-func (c *sshConn) startShell(ctx context.Context, user string) (*shell, error) {
+func (c *sshConn) startShell(ctx context.Context, user, password string) (*shell, error) {
 	select {
 	case c.sessions <- struct{}{}:
 	case <-ctx.Done():
@@ -313,14 +333,14 @@ func (c *sshConn) startShell(ctx context.Context, user string) (*shell, error) {
 	case <-c.closed:
 		return nil, c.lost(errors.New("closed"))
 	}
-	s, err := c.openShell(ctx, user)
+	s, err := c.openShell(ctx, user, password)
 	if err != nil {
 		<-c.sessions
 	}
 	return s, err
 }
 
-func (c *sshConn) openShell(ctx context.Context, user string) (*shell, error) {
+func (c *sshConn) openShell(ctx context.Context, user, password string) (*shell, error) {
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
@@ -332,7 +352,7 @@ func (c *sshConn) openShell(ctx context.Context, user string) (*shell, error) {
 		}
 		return nil, fmt.Errorf("open session on %s: %w", c.host, err)
 	}
-	sh := &shell{user: user, sess: sess, out: newStream(), err: newStream(),
+	sh := &shell{user: user, password: password, sess: sess, out: newStream(), err: newStream(),
 		marker: "__koala_" + hex.EncodeToString(nonce), dead: make(chan struct{})}
 	in, err := sess.StdinPipe()
 	if err != nil {
@@ -341,7 +361,16 @@ func (c *sshConn) openShell(ctx context.Context, user string) (*shell, error) {
 	}
 	sh.in, sess.Stdout, sess.Stderr = in, sh.out, sh.err
 	cmd := "exec /bin/sh"
-	if user != "" {
+	var prompt, started string
+	switch {
+	case user != "" && password != "":
+		// sudo -S reads the password from stdin, so it is sent only once
+		// sudo has shown its prompt (a random one, on stderr); a sudo that
+		// asks nothing (NOPASSWD, cached credentials) starts the shell,
+		// which says so, and no password is sent at all.
+		prompt, started = "[koala-sudo-"+hex.EncodeToString(nonce[:6])+"] ", "__koala_started_"+hex.EncodeToString(nonce[6:12])
+		cmd = "exec sudo -H -S -p " + Quote(prompt) + " -u " + Quote(user) + " -- /bin/sh -c " + Quote("echo "+started+"; exec /bin/sh")
+	case user != "":
 		cmd = "exec sudo -H -n -u " + Quote(user) + " -- /bin/sh"
 	}
 	if err := sess.Start(cmd); err != nil {
@@ -357,6 +386,18 @@ func (c *sshConn) openShell(ctx context.Context, user string) (*shell, error) {
 		sh.err.end()
 		close(sh.dead)
 	}()
+	if prompt != "" {
+		if err := sh.sudoAuth(ctx, c.host, prompt, started); err != nil {
+			sess.Close()
+			if errors.Is(err, ErrBecomePassword) || ctx.Err() != nil {
+				return nil, err
+			}
+			if c.gone() {
+				return nil, c.lost(err)
+			}
+			return nil, fmt.Errorf("%w on %s as %s: %v", errNoShell, c.host, user, err)
+		}
+	}
 	ready := make(chan error, 1)
 	go func() {
 		if _, err := io.WriteString(in, fmt.Sprintf(shellInit, sh.marker)); err != nil {
@@ -398,6 +439,56 @@ func (c *sshConn) openShell(ctx context.Context, user string) (*shell, error) {
 	return sh, nil
 }
 
+// ErrBecomePassword: sudo refused the become password.
+var ErrBecomePassword = errors.New("sudo refused the become password")
+
+// sudoAuth waits for sudo, started with `-S -p prompt`, to either ask for the
+// password (it is sent once) or start the shell (which prints started).
+// A second prompt means the password was wrong: the session is given up at
+// once, so sudo counts one failed attempt.
+func (s *shell) sudoAuth(ctx context.Context, host, prompt, started string) error {
+	timer := time.NewTimer(shellStartTimeout)
+	defer timer.Stop()
+	answered := false
+	for {
+		s.err.mu.Lock()
+		prompts, errText, errDone := bytes.Count(s.err.buf, []byte(prompt)), string(s.err.buf), s.err.done
+		s.err.mu.Unlock()
+		s.out.mu.Lock()
+		up, outDone := bytes.Contains(s.out.buf, []byte(started+"\n")), s.out.done
+		s.out.mu.Unlock()
+		switch {
+		case up:
+			if _, err := s.out.next(started + "\n"); err != nil {
+				return err
+			}
+			// Only sudo's prompt and "Sorry" lines are there; drop them.
+			s.err.mu.Lock()
+			s.err.buf = nil
+			s.err.mu.Unlock()
+			return nil
+		case prompts > 1 || (answered && (errDone || outDone)):
+			return fmt.Errorf("%w on %s for %s (ansible_become_password, --ask-become-pass): not retried, to spare the account a lockout", ErrBecomePassword, host, s.user)
+		case errDone || outDone:
+			return fmt.Errorf("sudo ended before starting the shell: %s", strings.TrimSpace(strings.ReplaceAll(errText, prompt, "")))
+		case prompts == 1 && !answered:
+			if _, err := io.WriteString(s.in, s.password+"\n"); err != nil {
+				return fmt.Errorf("send the become password: %w", err)
+			}
+			answered = true
+			continue
+		}
+		select {
+		case <-s.err.more:
+		case <-s.out.more:
+		case <-ctx.Done():
+			return fmt.Errorf("run command on %s: %w", host, ctx.Err())
+		case <-timer.C:
+			return fmt.Errorf("sudo gave no prompt and started no shell within %s", shellStartTimeout)
+		}
+	}
+}
+
 func userName(user string) string {
 	if user == "" {
 		return "the login user"
@@ -406,7 +497,7 @@ func userName(user string) string {
 }
 
 // execShell runs cmd in a persistent shell of user's ("" = the login user).
-func (c *sshConn) execShell(ctx context.Context, user string, cmd Command) (Result, error) {
+func (c *sshConn) execShell(ctx context.Context, user, password string, cmd Command) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("run command on %s: %w", c.host, err)
 	}
@@ -426,7 +517,7 @@ func (c *sshConn) execShell(ctx context.Context, user string, cmd Command) (Resu
 	if err != nil {
 		return Result{}, fmt.Errorf("run command on %s: %w", c.host, err)
 	}
-	s, err := c.takeShell(ctx, user)
+	s, err := c.takeShell(ctx, user, password)
 	if err != nil {
 		return Result{}, err
 	}
@@ -585,11 +676,24 @@ func truncate(s string, n int) string {
 // its own and as s's user. It is best effort: the host may be gone, which is
 // why ctx ended.
 func (c *sshConn) kill(s *shell) {
-	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+	timeout := killTimeout
+	if s.password != "" {
+		// sudo authenticates through PAM first (about 1 s at load 75 here);
+		// with killTimeout, TestBecomePassword's cancelled command was left
+		// running in 1 of about 10 runs at load 115.
+		timeout = shellStartTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := "/bin/sh -c " + Quote(fmt.Sprintf(killShell, s.pid, s.pgid))
-	if s.user != "" {
+	var stdin io.Reader
+	switch {
+	case s.user != "" && s.password != "":
+		// Read by sudo if it asks, else left unread by the kill script.
+		cmd = "sudo -S -p '' -u " + Quote(s.user) + " -- " + cmd
+		stdin = strings.NewReader(s.password + "\n")
+	case s.user != "":
 		cmd = "sudo -n -u " + Quote(s.user) + " -- " + cmd
 	}
-	c.runSide(ctx, cmd)
+	c.runSide(ctx, cmd, stdin)
 }

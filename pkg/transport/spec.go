@@ -1,12 +1,15 @@
 package transport
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/shlex"
+
+	"github.com/koala-stack/koala/pkg/ansiblecfg"
 )
 
 // HostSpec is how to reach one host, as an inventory describes it.
@@ -22,6 +25,9 @@ type HostSpec struct {
 	// KnownHostsFile is `-o UserKnownHostsFile=FILE` of the ssh arguments;
 	// "" = the pool's file.
 	KnownHostsFile string
+	// HostKeyPolicy is `-o StrictHostKeyChecking=` of the ssh arguments or
+	// ansible_host_key_checking=false; nil = ~/.ssh/config's, else the pool's.
+	HostKeyPolicy  *HostKeyPolicy
 	ConnectTimeout time.Duration
 	// ConnectRetries overrides PoolOptions.ConnectRetries (ansible_ssh_retries).
 	ConnectRetries *int
@@ -33,18 +39,24 @@ type HostSpec struct {
 // SpecFromVars reads Ansible's connection variables for host: ansible_host,
 // ansible_port, ansible_user, ansible_ssh_private_key_file, ansible_password,
 // ansible_connection (ssh, smart or local), ansible_timeout (seconds per
-// connection attempt), ansible_ssh_retries (attempts after a failed one), and a ProxyJump
-// (`-J hop` or `-o ProxyJump=hop`) and known_hosts file (`-o
-// UserKnownHostsFile=FILE`) given in ansible_ssh_common_args or
-// ansible_ssh_extra_args. The older ansible_ssh_host/port/user/pass spellings
-// are read too. It never fails: a spec built from a bad value fails at Pool.Get
-// with an error naming the variable.
-func SpecFromVars(host string, vars map[string]any) HostSpec {
+// connection attempt), ansible_ssh_retries (attempts after a failed one),
+// ansible_host_key_checking, and a ProxyJump (`-J hop` or `-o ProxyJump=hop`),
+// known_hosts file (`-o UserKnownHostsFile=FILE`) and `-o
+// StrictHostKeyChecking=` given in ansible_ssh_args, ansible_ssh_common_args
+// or ansible_ssh_extra_args. The older ansible_ssh_host/port/user/pass
+// spellings are read too. A variable vars lacks is looked up in fallback, in
+// order (ansible.cfg's settings, as pkg/ansiblecfg gives them). It never
+// fails: a spec built from a bad value fails at Pool.Get with an error naming
+// the variable.
+func SpecFromVars(host string, vars map[string]any, fallback ...map[string]any) HostSpec {
 	s := HostSpec{Name: host}
+	layers := append([]map[string]any{vars}, fallback...)
 	str := func(names ...string) (string, string) {
-		for _, n := range names {
-			if v, ok := vars[n]; ok && v != nil {
-				return strings.TrimSpace(fmt.Sprint(v)), n
+		for _, m := range layers {
+			for _, n := range names {
+				if v, ok := m[n]; ok && v != nil {
+					return strings.TrimSpace(fmt.Sprint(v)), n
+				}
 			}
 		}
 		return "", ""
@@ -88,45 +100,71 @@ func SpecFromVars(host string, vars map[string]any) HostSpec {
 		}
 		s.ConnectRetries = &n
 	}
-	for _, name := range []string{"ansible_ssh_common_args", "ansible_ssh_extra_args"} {
+	// In the order Ansible's ssh plugin puts them on ssh's command line,
+	// where the first value of an option wins.
+	sshOpts := func(name string) {
 		v, _ := str(name)
 		if v == "" {
-			continue
+			return
 		}
-		jump, known, err := sshArgs(v)
+		o, err := sshArgs(v)
 		if err != nil {
 			setBad(fmt.Errorf("%s: %w", name, err))
 		}
-		if jump != "" {
-			s.ProxyJump = jump
+		if s.ProxyJump == "" {
+			s.ProxyJump = o.jump
 		}
-		if known != "" {
-			s.KnownHostsFile = known
+		if s.KnownHostsFile == "" {
+			s.KnownHostsFile = o.knownHosts
+		}
+		if s.HostKeyPolicy == nil {
+			s.HostKeyPolicy = o.policy
 		}
 	}
+	sshOpts("ansible_ssh_args")
+	if v, name := str("ansible_host_key_checking", "ansible_ssh_host_key_checking"); v != "" {
+		check, err := ansiblecfg.ParseBool(v)
+		if err != nil {
+			setBad(fmt.Errorf("%s: %w", name, err))
+		}
+		if !check && s.HostKeyPolicy == nil {
+			ignore := IgnoreHostKeys
+			s.HostKeyPolicy = &ignore
+		}
+	}
+	sshOpts("ansible_ssh_common_args")
+	sshOpts("ansible_ssh_extra_args")
 	return s
 }
 
-// sshArgs finds -J HOP or -o ProxyJump=HOP, and -o UserKnownHostsFile=FILE,
-// in ssh command-line options; other options are ignored.
-func sshArgs(args string) (jump, knownHosts string, err error) {
+// sshOptions are the ssh command-line options koala acts on.
+type sshOptions struct {
+	jump, knownHosts string
+	policy           *HostKeyPolicy
+}
+
+// sshArgs finds -J HOP or -o ProxyJump=HOP, -o UserKnownHostsFile=FILE and
+// -o StrictHostKeyChecking=VALUE in ssh command-line options, the first of
+// each as ssh takes it; other options are ignored.
+func sshArgs(args string) (sshOptions, error) {
+	var o sshOptions
 	words, err := shlex.Split(args)
 	if err != nil {
-		return "", "", fmt.Errorf("cannot split %q: %w", args, err)
+		return o, fmt.Errorf("cannot split %q: %w", args, err)
 	}
 	for i := 0; i < len(words); i++ {
 		w := words[i]
 		switch {
 		case w == "-J" && i+1 < len(words):
 			i++
-			jump = words[i]
+			o.jump = cmp.Or(o.jump, words[i])
 		case strings.HasPrefix(w, "-J"):
-			jump = w[2:]
+			o.jump = cmp.Or(o.jump, w[2:])
 		case strings.HasPrefix(w, "-o"):
 			opt := strings.TrimPrefix(w, "-o")
 			if opt == "" {
 				if i+1 == len(words) {
-					return "", "", fmt.Errorf("-o without an option in %q", args)
+					return o, fmt.Errorf("-o without an option in %q", args)
 				}
 				i++
 				opt = words[i]
@@ -137,12 +175,34 @@ func sshArgs(args string) (jump, knownHosts string, err error) {
 			}
 			switch k = strings.TrimSpace(k); {
 			case strings.EqualFold(k, "ProxyJump"):
-				jump = strings.TrimSpace(v)
-			case strings.EqualFold(k, "UserKnownHostsFile"):
+				o.jump = cmp.Or(o.jump, strings.TrimSpace(v))
+			case strings.EqualFold(k, "UserKnownHostsFile") && o.knownHosts == "" && strings.TrimSpace(v) != "":
 				// ssh takes several files; the first is the one it writes.
-				knownHosts = strings.Fields(v)[0]
+				o.knownHosts = strings.Fields(v)[0]
+			case strings.EqualFold(k, "StrictHostKeyChecking") && o.policy == nil:
+				p, err := parseStrictHostKeyChecking(v)
+				if err != nil {
+					return o, err
+				}
+				o.policy = &p
 			}
 		}
 	}
-	return jump, knownHosts, nil
+	return o, nil
+}
+
+// parseStrictHostKeyChecking maps OpenSSH's StrictHostKeyChecking values to
+// a policy. "no" lets ssh connect to a host whose key changed (key logins
+// only): koala checks nothing then, as Ansible's host_key_checking=False.
+// "ask" needs a terminal ssh would prompt on; koala has none: strict.
+func parseStrictHostKeyChecking(v string) (HostKeyPolicy, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "yes", "ask":
+		return Strict, nil
+	case "accept-new":
+		return AcceptNew, nil
+	case "no", "off":
+		return IgnoreHostKeys, nil
+	}
+	return 0, fmt.Errorf("StrictHostKeyChecking=%s: use yes, accept-new or no", strings.TrimSpace(v))
 }

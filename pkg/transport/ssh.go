@@ -119,7 +119,7 @@ func (c *sshConn) lost(err error) error {
 
 func (c *sshConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 	if c.shells != nil {
-		res, err := c.execShell(ctx, "", cmd)
+		res, err := c.execShell(ctx, "", "", cmd)
 		if !errors.Is(err, errNoShell) {
 			return res, err
 		}
@@ -214,17 +214,18 @@ func (c *sshConn) terminate(s *ssh.Session, stderr *pidWriter) {
 		return
 	}
 	// `kill -15 -PGID`: the one spelling dash and bash both take.
-	c.runSide(ctx, "kill -15 -"+strconv.Itoa(pid)+" 2>/dev/null")
+	c.runSide(ctx, "kill -15 -"+strconv.Itoa(pid)+" 2>/dev/null", nil)
 }
 
 // runSide runs cmd, best effort, on a session of its own beside a cancelled
 // one (to signal it), giving up when ctx ends: the host may be gone.
-func (c *sshConn) runSide(ctx context.Context, cmd string) {
+func (c *sshConn) runSide(ctx context.Context, cmd string, stdin io.Reader) {
 	k, err := c.client.NewSession()
 	if err != nil {
 		return
 	}
 	defer k.Close()
+	k.Stdin = stdin
 	done := make(chan struct{})
 	go func() {
 		k.Run(cmd)

@@ -1,4 +1,4 @@
-package main
+package kollaruntime
 
 import (
 	"bytes"
@@ -38,5 +38,16 @@ func TestParsePorts(t *testing.T) {
 	}
 	if _, err := parsePorts([]string{"70000"}); err == nil {
 		t.Error("port 70000 accepted")
+	}
+}
+
+func TestCalled(t *testing.T) {
+	for name, want := range map[string]bool{
+		"/usr/local/bin/kolla-runtime": true, "/usr/local/bin/kolla_start": true, "healthcheck_curl": true,
+		"/usr/local/bin/koala": false, "bin/koala": false, "kolla_start.sh": false,
+	} {
+		if got := Called(name); got != want {
+			t.Errorf("Called(%q) = %v", name, got)
+		}
 	}
 }
