@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/koala-stack/koala/pkg/modules"
 	"github.com/koala-stack/koala/pkg/playbook"
 	"github.com/koala-stack/koala/pkg/template"
 )
@@ -92,6 +93,8 @@ type scope struct {
 	// (plainHostvars), so resolution cannot recurse through hosts.
 	hvKeys        map[string]bool
 	plainHostvars bool
+	// loop is shared by the items of a loop whose modules may inspect ahead.
+	loop *modules.Loop
 }
 
 // hostvarsKeys sets hostvars with the values of names (identifiers of the
