@@ -91,6 +91,7 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 				// to every host of the batch.
 				r.mu.Lock()
 				hs.failed = true
+				r.downs++
 				r.mu.Unlock()
 				continue
 			}
@@ -143,9 +144,11 @@ func (r *runner) record(hs *hostState, res *HostResult) {
 	case StatusFailed:
 		hs.stats.Failed++
 		hs.failed = true
+		r.downs++
 	case StatusUnreachable:
 		hs.stats.Unreachable++
 		hs.unreachable = true
+		r.downs++
 	case StatusIgnored:
 		hs.stats.Ignored++
 	}

@@ -161,7 +161,7 @@ func (r *runner) newScope(hs *hostState, fr *frame, t *playbook.Task) *scope {
 	}
 	copyInto(v, t.Vars)
 	copyInto(v, hs.vars)
-	active := ps.activeNames()
+	active := ps.activeNames(r.downs)
 	r.mu.Unlock()
 	copyInto(v, r.extra)
 	r.magic(v, hs, rs, active)
