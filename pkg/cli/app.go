@@ -13,12 +13,24 @@ var Version = "dev"
 
 // App returns koala's command tree.
 func App() *ucli.App {
+	var stopProfiles func() error
 	return &ucli.App{
 		Name:                 "koala",
 		Usage:                "build OpenStack container images and deploy them over SSH",
 		Version:              Version,
 		EnableBashCompletion: true,
 		Commands:             commands(),
+		Flags:                profileFlags,
+		Before: func(c *ucli.Context) (err error) {
+			stopProfiles, err = startProfiles(c)
+			return err
+		},
+		After: func(*ucli.Context) error {
+			if stopProfiles == nil {
+				return nil
+			}
+			return stopProfiles()
+		},
 	}
 }
 
