@@ -1,10 +1,10 @@
 #!/bin/bash
 # Scale benchmark (make bench-scale; docs/BENCHMARKS.md, "Scale"): `koala run`
-# of bench/scale/site.yml against a loopback sshd fleet of N hosts (fleet.sh of
-# the ansible baseline), first and no-change run, with each of FORKS: the
+# of bench/scale/site.yml against a loopback sshd fleet of N hosts, first and
+# no-change run, with each of FORKS: the
 # controller's CPU per host-task (user+sys / (hosts x task-items)) and its peak
 # RSS. The workload's cost per host does not depend on N, so a figure that
-# grows with N is the engine's own.
+# grows with N is the engine's own. The fleet is bench/engine/fleet.sh's.
 #
 #   N=1000 FORKS="50 200" bench/scale/run.sh
 #
@@ -13,11 +13,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-BASELINE=${BASELINE:-$root/../shared/bench/ansible-baseline}
 N=${N:-1000}
 FORKS=${FORKS:-50 200}
 KOALA=${KOALA:-$root/bin/koala}
-fleet=$BASELINE/fleet.sh
+fleet=$root/bench/engine/fleet.sh
 inv=${FLEET_DIR:-/tmp/sshfleet}/inventory.ini
 work=$(mktemp -d /tmp/bench-scale.XXXXXX)
 items=9 # task-items per host: facts, 3 dirs, 3 configs, a command, a debug
