@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 )
 
@@ -24,5 +26,26 @@ func TestProfileFlags(t *testing.T) {
 	}
 	if _, err := runKoala(t, "--cpuprofile", filepath.Join(dir, "no", "such", "dir"), "inventory", "-i", inv, "--list"); err == nil {
 		t.Error("--cpuprofile into a missing directory: no error")
+	}
+}
+
+// The soft memory limit is koala's default unless GOMEMLIMIT is set.
+func TestDefaultMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	inv := filepath.Join(writeTree(t, map[string]string{"hosts": "h1\n"}), "hosts")
+	debug.SetMemoryLimit(math.MaxInt64)
+	if _, err := runKoala(t, "inventory", "-i", inv, "--list"); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != defaultMemoryLimit {
+		t.Errorf("memory limit %d, want %d", got, defaultMemoryLimit)
+	}
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	debug.SetMemoryLimit(math.MaxInt64)
+	if _, err := runKoala(t, "inventory", "-i", inv, "--list"); err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("with GOMEMLIMIT set: memory limit %d, want it left alone", got)
 	}
 }
