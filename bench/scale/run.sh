@@ -9,7 +9,7 @@
 #   N=1000 FORKS="50 200" bench/scale/run.sh
 #
 # Needs root (fleet.sh starts one sshd per host) and openssh-server; the fleet
-# is stopped on exit. 1,000 sshds take about 1 GB of memory.
+# is stopped on exit. 1,000 sshds and their sessions take a few GB of memory.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
