@@ -45,6 +45,12 @@ bench-engine: build
 bench-build: build
 	bench/build/run.sh
 
+# Scale benchmark: koala run against a 1,000-host loopback sshd fleet, -f 50
+# and -f 200: controller CPU per host-task and peak RSS; see docs/BENCHMARKS.md.
+.PHONY: bench-scale
+bench-scale: build
+	bench/scale/run.sh
+
 # Deploy benchmark: first deploy and no-change redeploys of a fresh 3-node lab,
 # wall time and controller CPU; see docs/BENCHMARKS.md (section Deploy).
 .PHONY: bench-deploy

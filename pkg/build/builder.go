@@ -121,27 +121,34 @@ func (b *Builder) close() error {
 
 // Build runs one solve of s with the Dockerfile frontend and, if s.Push, pushes the tags.
 func (b *Builder) Build(ctx context.Context, s Spec) error {
+	_, err := b.build(ctx, s)
+	return err
+}
+
+// build is Build that also returns the image's identity (its config digest,
+// which is the engine's image ID) for the inputs hash of its children.
+func (b *Builder) build(ctx context.Context, s Spec) (string, error) {
 	if s.Status != nil {
 		defer close(s.Status)
 	}
 	if len(s.Tags) == 0 {
-		return fmt.Errorf("build %s: no tags", s.Name)
+		return "", fmt.Errorf("build %s: no tags", s.Name)
 	}
 	dfDir, err := os.MkdirTemp("", "koala-dockerfile-")
 	if err != nil {
-		return fmt.Errorf("build %s: %w", s.Name, err)
+		return "", fmt.Errorf("build %s: %w", s.Name, err)
 	}
 	defer os.RemoveAll(dfDir)
 	if err := os.WriteFile(filepath.Join(dfDir, "Dockerfile"), s.Dockerfile, 0o644); err != nil {
-		return fmt.Errorf("build %s: %w", s.Name, err)
+		return "", fmt.Errorf("build %s: %w", s.Name, err)
 	}
 	ctxFS, err := fsutil.NewFS(s.ContextDir)
 	if err != nil {
-		return fmt.Errorf("build %s: context %s: %w", s.Name, s.ContextDir, err)
+		return "", fmt.Errorf("build %s: context %s: %w", s.Name, s.ContextDir, err)
 	}
 	dfFS, err := fsutil.NewFS(dfDir)
 	if err != nil {
-		return fmt.Errorf("build %s: %w", s.Name, err)
+		return "", fmt.Errorf("build %s: %w", s.Name, err)
 	}
 
 	attrs := map[string]string{"filename": "Dockerfile"}
@@ -175,7 +182,7 @@ func (b *Builder) Build(ctx context.Context, s Spec) error {
 	displayDone := make(chan error, 1)
 	go func() { displayDone <- b.display(ctx, s, ch) }()
 
-	_, err = b.bk.Solve(ctx, nil, bk.SolveOpt{
+	resp, err := b.bk.Solve(ctx, nil, bk.SolveOpt{
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
@@ -183,19 +190,27 @@ func (b *Builder) Build(ctx context.Context, s Spec) error {
 	}, ch)
 	derr := <-displayDone
 	if err != nil {
-		return fmt.Errorf("build %s: %w", s.Name, err)
+		return "", fmt.Errorf("build %s: %w", s.Name, err)
 	}
 	if derr != nil {
-		return fmt.Errorf("build %s: progress: %w", s.Name, derr)
+		return "", fmt.Errorf("build %s: progress: %w", s.Name, derr)
 	}
 	if s.Push && b.docker != nil {
 		for _, t := range s.Tags {
 			if err := b.pushEngine(ctx, t, s.Progress); err != nil {
-				return &PushError{Ref: t, Err: err}
+				return "", &PushError{Ref: t, Err: err}
 			}
 		}
 	}
-	return nil
+	id := resp.ExporterResponse["containerimage.config.digest"]
+	if id == "" {
+		if f, err := b.lookupEngine(ctx, s.Tags[0]); err != nil {
+			return "", fmt.Errorf("build %s: %w", s.Name, err)
+		} else if f != nil {
+			id = f.ID
+		}
+	}
+	return id, nil
 }
 
 // display copies the status stream to s.Progress (plain text) and to s.Status.

@@ -180,5 +180,89 @@ func TestIntegrationPush(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&tags); err != nil || strings.Join(tags.Tags, ",") != "it" {
 		t.Errorf("registry tags of koala-test/small: %v (err %v)", tags.Tags, err)
 	}
-	docker(t, "rmi", v.Ref("small"))
+	// Again: the engine and the registry have it, unchanged. Without it in
+	// the engine: the registry's copy carries the inputs hash, unchanged.
+	for i, what := range []string{"in the engine and the registry", "in the registry only"} {
+		if i == 1 {
+			docker(t, "rmi", v.Ref("small"))
+		}
+		if sum, err = pl.Run(ctx, b, o); err != nil || !sum.OK() || strings.Join(sum.Unchanged, ",") != "small" || len(sum.Built) != 0 {
+			t.Errorf("push run, image %s: %v %+v", what, err, sum)
+		}
+	}
+}
+
+// A rebuild whose inputs did not change is no solve: the image already carries
+// their hash. A changed context file rebuilds its image; a changed parent
+// rebuilds its children; --no-cache rebuilds everything.
+func TestIntegrationUnchanged(t *testing.T) {
+	b := imagetest.Builder(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	v := itVars
+	v.Tag = fmt.Sprintf("unchanged-%d", os.Getpid())
+	files := fstest.MapFS{
+		"users.yml":             {Data: []byte("kolla: 42400\n")},
+		"parent/Dockerfile.j2":  {Data: []byte("FROM {{ base_image }}:{{ base_tag }}\nRUN echo parent > /parent\n")},
+		"child/Dockerfile.j2":   {Data: []byte("FROM {{ image_prefix }}parent:{{ tag }}\nCOPY extend_start.sh /\n")},
+		"child/extend_start.sh": {Data: []byte("echo one\n")},
+		"sibling/Dockerfile.j2": {Data: []byte("FROM {{ base_image }}:{{ base_tag }}\nRUN echo sibling > /sibling\n")},
+	}
+	t.Cleanup(func() {
+		for _, n := range []string{"parent", "child", "sibling"} {
+			exec.Command("docker", "rmi", v.Ref(n)).Run()
+		}
+	})
+	run := func(o build.RunOptions) *build.Summary {
+		t.Helper()
+		tr, err := build.LoadTree(files, "testtree")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := build.NewPlan(tr, tr.NewRenderer(v, nil), v, build.Selection{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.WorkDir = t.TempDir()
+		if err := pl.WriteContexts(ctx, tr, o); err != nil {
+			t.Fatal(err)
+		}
+		sum, err := pl.Run(ctx, b, o)
+		if err != nil || !sum.OK() {
+			t.Fatalf("run: %v %+v", err, sum)
+		}
+		return sum
+	}
+	check := func(what string, sum *build.Summary, built, unchanged string) {
+		t.Helper()
+		if got := strings.Join(sum.Built, ","); got != built {
+			t.Errorf("%s: built %q, want %q", what, got, built)
+		}
+		if got := strings.Join(sum.Unchanged, ","); got != unchanged {
+			t.Errorf("%s: unchanged %q, want %q", what, got, unchanged)
+		}
+	}
+	check("first build", run(build.RunOptions{}), "child,parent,sibling", "")
+	label := docker(t, "image", "inspect", "-f", `{{index .Config.Labels "`+build.InputsLabel+`"}}`, v.Ref("child"))
+	if !strings.HasPrefix(label, "sha256:") {
+		t.Errorf("child's %s label: %q", build.InputsLabel, label)
+	}
+	id := docker(t, "image", "inspect", "-f", "{{.Id}}", v.Ref("child"))
+	sum := run(build.RunOptions{})
+	check("no change", sum, "", "child,parent,sibling")
+	if len(sum.Seconds) != 0 {
+		t.Errorf("no-change run timed solves: %v", sum.Seconds)
+	}
+	if got := docker(t, "image", "inspect", "-f", "{{.Id}}", v.Ref("child")); got != id {
+		t.Errorf("no-change run replaced the child image: %s, was %s", got, id)
+	}
+
+	files["child/extend_start.sh"] = &fstest.MapFile{Data: []byte("echo two\n")}
+	check("child's context changed", run(build.RunOptions{}), "child", "parent,sibling")
+
+	files["parent/Dockerfile.j2"] = &fstest.MapFile{Data: []byte("FROM {{ base_image }}:{{ base_tag }}\nRUN echo parent2 > /parent\n")}
+	check("parent changed", run(build.RunOptions{}), "child,parent", "sibling")
+
+	check("--no-cache", run(build.RunOptions{NoCache: true}), "child,parent,sibling", "")
+	check("after --no-cache", run(build.RunOptions{}), "", "child,parent,sibling")
 }

@@ -189,7 +189,7 @@ func TestWriteContexts(t *testing.T) {
 }
 
 func TestSummaryJSON(t *testing.T) {
-	s := &Summary{Built: []string{"base"}, Failed: []Failure{{Name: "keystone", Status: StatusParentError, Error: "parent keystone-base was not built"}}, Skipped: []string{}, Unmatched: []string{"nova"}, Seconds: map[string]float64{"base": 12.5}}
+	s := &Summary{Built: []string{"base"}, Failed: []Failure{{Name: "keystone", Status: StatusParentError, Error: "parent keystone-base was not built"}}, Unchanged: []string{"rabbitmq"}, Skipped: []string{}, Unmatched: []string{"nova"}, Seconds: map[string]float64{"base": 12.5}}
 	p := filepath.Join(t.TempDir(), "s.json")
 	if err := s.WriteJSON(p); err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestSummaryJSON(t *testing.T) {
 	if err := json.Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"built": []any{"base"}, "failed": []any{map[string]any{"name": "keystone", "status": "parent_error", "error": "parent keystone-base was not built"}}, "skipped": []any{}, "unmatched": []any{"nova"}, "seconds": map[string]any{"base": 12.5}}
+	want := map[string]any{"built": []any{"base"}, "failed": []any{map[string]any{"name": "keystone", "status": "parent_error", "error": "parent keystone-base was not built"}}, "skipped_unchanged": []any{"rabbitmq"}, "skipped": []any{}, "unmatched": []any{"nova"}, "seconds": map[string]any{"base": 12.5}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v\nwant %v", got, want)
 	}

@@ -51,10 +51,13 @@ const (
 
 // Summary is the outcome of a run (--summary-json).
 type Summary struct {
-	Built     []string  `json:"built"`
-	Failed    []Failure `json:"failed"`
-	Skipped   []string  `json:"skipped"`
-	Unmatched []string  `json:"unmatched"`
+	Built  []string  `json:"built"`
+	Failed []Failure `json:"failed"`
+	// Unchanged are the images whose inputs hash to the InputsLabel of the
+	// image already in the engine (or registry, with --push): no solve.
+	Unchanged []string `json:"skipped_unchanged"`
+	Skipped   []string `json:"skipped"` // --skip-existing
+	Unmatched []string `json:"unmatched"`
 	// Seconds is the wall time of each image's build (solve, export, push and
 	// retries; not the wait for its parent or a thread), built or failed.
 	Seconds map[string]float64 `json:"seconds"`
@@ -276,9 +279,10 @@ func (pl *Plan) Run(ctx context.Context, b *Builder, o RunOptions) (*Summary, er
 
 	var (
 		mu      sync.Mutex
-		sum     = &Summary{Built: []string{}, Failed: []Failure{}, Skipped: []string{}, Unmatched: pl.Unmatched, Seconds: map[string]float64{}}
+		sum     = &Summary{Built: []string{}, Failed: []Failure{}, Unchanged: []string{}, Skipped: []string{}, Unmatched: pl.Unmatched, Seconds: map[string]float64{}}
 		done    = map[string]chan struct{}{}
 		ok      = map[string]bool{}
+		ids     = map[string]string{} // image -> identity, for its children's inputs hash
 		sem     = make(chan struct{}, o.Threads)
 		wg      sync.WaitGroup
 		statusW sync.WaitGroup
@@ -301,10 +305,12 @@ func (pl *Plan) Run(ctx context.Context, b *Builder, o RunOptions) (*Summary, er
 		go func() {
 			defer wg.Done()
 			defer close(done[n])
+			parentID := ""
 			if p := pl.Images[n].Parent; p != "" && inPlan[p] {
 				<-done[p]
 				mu.Lock()
 				pok := ok[p]
+				parentID = ids[p]
 				mu.Unlock()
 				if !pok {
 					fail(n, StatusParentError, fmt.Errorf("parent %s was not built", p))
@@ -332,7 +338,19 @@ func (pl *Plan) Run(ctx context.Context, b *Builder, o RunOptions) (*Summary, er
 				}
 			}
 			start := time.Now()
-			st, err := pl.buildOne(ctx, b, o, n, now, status, &statusW)
+			hash, id, err := pl.unchanged(ctx, b, o, n, parentID, now)
+			if err != nil {
+				fail(n, StatusError, err)
+				return
+			}
+			if id != "" {
+				mu.Lock()
+				sum.Unchanged = append(sum.Unchanged, n)
+				ok[n], ids[n] = true, id
+				mu.Unlock()
+				return
+			}
+			id, st, err := pl.buildOne(ctx, b, o, n, hash, now, status, &statusW)
 			mu.Lock()
 			sum.Seconds[n] = math.Round(time.Since(start).Seconds()*10) / 10
 			mu.Unlock()
@@ -342,7 +360,7 @@ func (pl *Plan) Run(ctx context.Context, b *Builder, o RunOptions) (*Summary, er
 			}
 			mu.Lock()
 			sum.Built = append(sum.Built, n)
-			ok[n] = true
+			ok[n], ids[n] = true, id
 			mu.Unlock()
 		}()
 	}
@@ -354,13 +372,14 @@ func (pl *Plan) Run(ctx context.Context, b *Builder, o RunOptions) (*Summary, er
 	return sum, ctx.Err()
 }
 
-// buildOne builds image n with retries; it returns a failure status with the error.
-func (pl *Plan) buildOne(ctx context.Context, b *Builder, o RunOptions, n string, now time.Time, status chan<- *bk.SolveStatus, statusW *sync.WaitGroup) (string, error) {
+// buildOne builds image n with retries, labelled with its inputs hash when it
+// has one; it returns the image's identity, or a failure status with the error.
+func (pl *Plan) buildOne(ctx context.Context, b *Builder, o RunOptions, n, hash string, now time.Time, status chan<- *bk.SolveStatus, statusW *sync.WaitGroup) (string, string, error) {
 	var log io.Writer
 	if o.LogsDir != "" {
 		f, err := os.Create(filepath.Join(o.LogsDir, n+".log"))
 		if err != nil {
-			return StatusError, fmt.Errorf("log file: %w", err)
+			return "", StatusError, fmt.Errorf("log file: %w", err)
 		}
 		defer f.Close()
 		log = f
@@ -368,7 +387,14 @@ func (pl *Plan) buildOne(ctx context.Context, b *Builder, o RunOptions, n string
 	if o.ImageTimeout <= 0 {
 		o.ImageTimeout = 2 * time.Hour
 	}
-	var err error
+	labels := pl.Labels(n, o, now)
+	if hash != "" {
+		labels[InputsLabel] = hash
+	}
+	var (
+		id  string
+		err error
+	)
 	for attempt := 0; attempt <= o.Retries; attempt++ {
 		if attempt > 0 && log != nil {
 			fmt.Fprintf(log, "\n=== retry %d of %d after: %v\n", attempt, o.Retries, err)
@@ -382,14 +408,14 @@ func (pl *Plan) buildOne(ctx context.Context, b *Builder, o RunOptions, n string
 			}
 		}()
 		bctx, cancel := context.WithTimeout(ctx, o.ImageTimeout)
-		err = b.Build(bctx, Spec{
+		id, err = b.build(bctx, Spec{
 			Name:            n,
 			ContextDir:      filepath.Join(o.WorkDir, n),
 			Dockerfile:      pl.Images[n].Dockerfile,
 			Tags:            []string{pl.Vars.Ref(n)},
 			Push:            o.Push,
 			Insecure:        o.Insecure,
-			Labels:          pl.Labels(n, o, now),
+			Labels:          labels,
 			NoCache:         o.NoCache,
 			SourceDateEpoch: o.SourceDateEpoch,
 			Progress:        log,
@@ -406,11 +432,68 @@ func (pl *Plan) buildOne(ctx context.Context, b *Builder, o RunOptions, n string
 	if err != nil {
 		var pe *PushError
 		if errors.As(err, &pe) {
-			return StatusPushError, err
+			return "", StatusPushError, err
 		}
-		return StatusError, err
+		return "", StatusError, err
 	}
-	return "", nil
+	return id, "", nil
+}
+
+// unchanged hashes image n's inputs and looks for an image that carries that
+// hash: in the engine, or with --push in the registry (an image the engine has
+// and the registry lacks is pushed: still no solve). It returns the hash to
+// label a build with, and the found image's identity when no build is needed.
+// --no-cache always builds (and labels).
+func (pl *Plan) unchanged(ctx context.Context, b *Builder, o RunOptions, n, parentID string, now time.Time) (hash, id string, err error) {
+	rd := pl.Images[n]
+	if parentID == "" { // an external FROM, or a parent not built in this run
+		f, err := b.lookupEngine(ctx, rd.From)
+		if err == nil && f == nil && o.Push {
+			f, err = lookupRegistry(ctx, rd.From, o.Insecure)
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("image %s: its FROM: %w", n, err)
+		}
+		if f != nil {
+			parentID = f.ID
+		}
+	}
+	args := map[string]string{}
+	if o.SourceDateEpoch != "" {
+		args["SOURCE_DATE_EPOCH"] = o.SourceDateEpoch
+	}
+	hash, err = inputsHash(filepath.Join(o.WorkDir, n), rd.Dockerfile, parentID, pl.Labels(n, o, now), args)
+	if err != nil || hash == "" || o.NoCache {
+		return hash, "", err
+	}
+	ref := pl.Vars.Ref(n)
+	e, err := b.lookupEngine(ctx, ref)
+	if err != nil {
+		return "", "", err
+	}
+	if !o.Push {
+		if e != nil && e.Labels[InputsLabel] == hash {
+			return hash, e.ID, nil
+		}
+		return hash, "", nil
+	}
+	r, err := lookupRegistry(ctx, ref, o.Insecure)
+	if err != nil {
+		return "", "", fmt.Errorf("image %s: %w", n, err)
+	}
+	switch {
+	case e != nil && e.Labels[InputsLabel] == hash:
+		if r == nil || r.ID != e.ID {
+			if err := b.pushEngine(ctx, ref, nil); err != nil {
+				return "", "", &PushError{Ref: ref, Err: err}
+			}
+		}
+		return hash, e.ID, nil
+	case e == nil && r != nil && r.Labels[InputsLabel] == hash:
+		// The engine's FROM of a child that is built finds it in the registry.
+		return hash, r.ID, nil
+	}
+	return hash, "", nil
 }
 
 // relabel makes one image's status safe to merge with others' in one display:
@@ -447,7 +530,7 @@ func relabel(n string, st *bk.SolveStatus) *bk.SolveStatus {
 }
 
 func sortSummary(s *Summary) {
-	for _, l := range [][]string{s.Built, s.Skipped, s.Unmatched} {
+	for _, l := range [][]string{s.Built, s.Unchanged, s.Skipped, s.Unmatched} {
 		sortStrings(l)
 	}
 	sortFailures(s.Failed)

@@ -4,6 +4,8 @@ package cli
 
 import (
 	"errors"
+	"os"
+	"runtime/debug"
 
 	ucli "github.com/urfave/cli/v2"
 )
@@ -11,8 +13,16 @@ import (
 // Version is set at link time (-ldflags "-X .../pkg/cli.Version=...").
 var Version = "dev"
 
+// defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
+// says otherwise: measured on `koala run` against 1,000 hosts
+// (docs/BENCHMARKS.md, "Scale"), it keeps the peak RSS near 250 MB instead of
+// 340-420 MB for no measurable CPU; a larger live heap is not refused, the
+// collector only runs more often near it.
+const defaultMemoryLimit = 290 << 20
+
 // App returns koala's command tree.
 func App() *ucli.App {
+	var stopProfiles func() error
 	return &ucli.App{
 		Name:                 "koala",
 		Usage:                "build OpenStack container images and deploy them over SSH",
@@ -22,6 +32,20 @@ func App() *ucli.App {
 		// not two files; -t/--skip-tags are split by splitList.
 		DisableSliceFlagSeparator: true,
 		Commands:                  commands(),
+		Flags:                     profileFlags,
+		Before: func(c *ucli.Context) (err error) {
+			if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+				debug.SetMemoryLimit(defaultMemoryLimit)
+			}
+			stopProfiles, err = startProfiles(c)
+			return err
+		},
+		After: func(*ucli.Context) error {
+			if stopProfiles == nil {
+				return nil
+			}
+			return stopProfiles()
+		},
 	}
 }
 

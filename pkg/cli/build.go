@@ -64,7 +64,7 @@ func buildImagesCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "runtime-bin", Usage: "the kolla-runtime binary to put into base (default: kolla-runtime next to the koala binary, else koala itself)"},
 			&ucli.BoolFlag{Name: "no-cache", Usage: "do not use BuildKit's cache"},
 			&ucli.StringFlag{Name: "progress", Value: "auto", Usage: "progress display: auto, plain, tty or quiet"},
-			&ucli.StringFlag{Name: "summary-json", Usage: "write the summary (built, failed, skipped, unmatched) to this file"},
+			&ucli.StringFlag{Name: "summary-json", Usage: "write the summary (built, failed, skipped_unchanged, skipped, unmatched, seconds) to this file"},
 		}, vaultFlags()...),
 		Action: buildImages,
 	}
@@ -196,7 +196,7 @@ func buildImages(c *ucli.Context) error {
 			return fmt.Errorf("--summary-json: %w", err)
 		}
 	}
-	fmt.Fprintf(c.App.Writer, "built %d, skipped %d, failed %d, not selected %d\n", len(sum.Built), len(sum.Skipped), len(sum.Failed), len(sum.Unmatched))
+	fmt.Fprintf(c.App.Writer, "built %d, unchanged %d, skipped %d, failed %d, not selected %d\n", len(sum.Built), len(sum.Unchanged), len(sum.Skipped), len(sum.Failed), len(sum.Unmatched))
 	for _, f := range sum.Failed {
 		fmt.Fprintf(c.App.Writer, "FAILED %s (%s): %s\n", f.Name, f.Status, f.Error)
 	}

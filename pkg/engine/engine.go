@@ -192,6 +192,7 @@ type runner struct {
 	mu      sync.Mutex // guards hosts, hvCache, version
 	hosts   map[string]*hostState
 	version int // bumped whenever any host's facts change: hostvars snapshots expire
+	downs   int // bumped whenever a host fails, becomes unreachable or is rescued
 	hvCache *hostvarsSnapshot
 	hvFor   map[string]*hostvarsSnapshot // hostvarsFor results by key set
 	// groupsCache is the groups variable; nil after add_host/group_by.

@@ -427,3 +427,47 @@ func TestTaskNamesAreTemplated(t *testing.T) {
 		}
 	}
 }
+
+// ansible_play_hosts leaves out the hosts that failed, and has a rescued
+// host again (the engine keeps the list between failures).
+func TestPlayHostsAfterFailureAndRescue(t *testing.T) {
+	pb, _ := loadPB(t, map[string]string{
+		"site.yml": `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: before
+      assert: {that: ["ansible_play_hosts == ['h1', 'h2', 'h3']"]}
+    - name: h3 fails
+      fail: {msg: down}
+      when: inventory_hostname == 'h3'
+    - name: after a failure
+      assert: {that: ["ansible_play_hosts == ['h1', 'h2']"]}
+    - block:
+        - name: h2 fails in a block
+          fail: {msg: rescued}
+          when: inventory_hostname == 'h2'
+        - name: rest of the block
+          assert: {that: ["ansible_play_hosts == ['h1']"]}
+      rescue:
+        - name: in rescue
+          debug: msg=rescue
+    - name: after the rescue
+      assert: {that: ["ansible_play_hosts == ['h1', 'h2']"]}
+`,
+	})
+	col := &collector{}
+	if _, err := Run(context.Background(), Options{Inventory: loadInv(t, "h1\nh2\nh3\n"), Playbook: pb, Sinks: []Sink{col}}); err != nil {
+		t.Fatal(err)
+	}
+	for task, hosts := range map[string][]string{"before": {"h1", "h2", "h3"}, "after a failure": {"h1", "h2"}, "rest of the block": {"h1"}, "after the rescue": {"h1", "h2"}} {
+		rs := col.results(task)
+		for _, h := range hosts {
+			if r := rs[h]; r == nil || r.Status != StatusOK {
+				t.Errorf("%s on %s: %+v", task, h, r)
+			}
+		}
+		if len(rs) != len(hosts) {
+			t.Errorf("%s ran on %d hosts, want %v", task, len(rs), hosts)
+		}
+	}
+}

@@ -91,6 +91,7 @@ func (r *runner) runTask(ctx context.Context, hosts []*hostState, t *playbook.Ta
 				// to every host of the batch.
 				r.mu.Lock()
 				hs.failed = true
+				r.downs++
 				r.mu.Unlock()
 				continue
 			}
@@ -143,9 +144,11 @@ func (r *runner) record(hs *hostState, res *HostResult) {
 	case StatusFailed:
 		hs.stats.Failed++
 		hs.failed = true
+		r.downs++
 	case StatusUnreachable:
 		hs.stats.Unreachable++
 		hs.unreachable = true
+		r.downs++
 	case StatusIgnored:
 		hs.stats.Ignored++
 	}
@@ -224,9 +227,11 @@ func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, 
 		if err != nil {
 			return fail(fmt.Errorf("loop: %w", err))
 		}
+		shared := r.sharedLoop(sc, t, fr, items, whens, rawDelegate)
 		runItem := func(i int) (outcome, string, string) {
 			item := items[i]
 			isc := sc.withItem(t, item, i, len(items))
+			isc.loop = shared
 			label := r.itemLabel(isc, t, item)
 			ok, err := isc.cond(pos+" when", whens)
 			var o outcome
@@ -322,6 +327,40 @@ func (r *runner) execTask(ctx context.Context, hs *hostState, t *playbook.Task, 
 		r.setVars(hs, written, false)
 	}
 	return res, written, changed
+}
+
+// sharedLoop is the modules.Loop the items of t's loop share on one host,
+// so that copy, template and file inspect every item in one round trip; nil
+// when the items may not run on one connection as one user (delegate_to,
+// become or environment templated per item) or are re-run (until).
+func (r *runner) sharedLoop(sc *scope, t *playbook.Task, fr *frame, items []any, whens []any, rawDelegate any) *modules.Loop {
+	if rawDelegate != nil || len(t.Until) > 0 || gathersForOthers(t) {
+		return nil
+	}
+	for _, get := range []func(*playbook.Task) any{
+		func(t *playbook.Task) any { return t.Become }, func(t *playbook.Task) any { return t.BecomeUser },
+		func(t *playbook.Task) any { return t.Environment }, func(t *playbook.Task) any { return t.CheckMode },
+	} {
+		if hasTemplate(inherited(fr, t, get)) {
+			return nil
+		}
+	}
+	pos := t.Pos.String()
+	return &modules.Loop{Args: func() []map[string]any {
+		var all []map[string]any
+		for i, item := range items {
+			isc := sc.withItem(t, item, i, len(items))
+			if ok, err := isc.cond(pos+" when", whens); err != nil || !ok {
+				continue
+			}
+			if v, err := isc.template(pos+" "+t.Action+" arguments", t.Args); err == nil {
+				if m, ok := v.(map[string]any); ok {
+					all = append(all, m)
+				}
+			}
+		}
+		return all
+	}}
 }
 
 // gathersForOthers reports a loop that gathers the facts of other hosts:
@@ -807,6 +846,7 @@ func (r *runner) invoke(ctx context.Context, sc *scope, hs *hostState, t *playbo
 			return data, f.Display, mode, err
 		},
 		Render: sc.render,
+		Loop:   sc.loop,
 	}
 	mres, err := mod.Run(ctx, mt)
 	if err != nil {

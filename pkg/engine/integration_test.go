@@ -152,6 +152,42 @@ func TestIntegration(t *testing.T) {
 		}
 	})
 
+	// copy and file inspect a loop's items ahead in one round trip; Ansible's
+	// semantics stay: items apply in order, when and register per item, a
+	// failed item fails the task after the later items ran.
+	t.Run("loop inspected ahead", func(t *testing.T) {
+		site := map[string]string{"site.yml": `- hosts: fleet
+  gather_facts: false
+  tasks:
+    - name: dirs
+      file: {path: "{{ out }}/lp-{{ inventory_hostname }}-{{ item }}", state: directory, mode: "0755"}
+      loop: [a, b]
+    - name: files
+      copy: {content: "{{ item }}\n", dest: "{{ out }}/lp-{{ inventory_hostname }}-{{ item }}/f"}
+      loop: [a, missing, b, skipped]
+      when: item != 'skipped'
+      register: r
+      ignore_errors: true
+    - name: check
+      assert:
+        that:
+          - r.results | map(attribute='changed') | list == [want, false, want, false]
+          - r.results[1].failed
+          - r.results[3].skipped
+          - r.results[2].item == 'b'
+          - r.failed
+`}
+		for _, want := range []string{"true", "false"} {
+			_, col := e.run(t, site, "", func(o *Options) { o.ExtraVars = append(o.ExtraVars, map[string]any{"want": want == "true"}) })
+			wantStatus(t, col, "files", all(StatusIgnored))
+			wantStatus(t, col, "check", all(StatusOK))
+			wantStatus(t, col, "dirs", all(map[string]Status{"true": StatusChanged, "false": StatusOK}[want]))
+		}
+		if got := e.read(t, "lp-host2-b/f"); got != "b\n" {
+			t.Errorf("lp-host2-b/f: %q", got)
+		}
+	})
+
 	t.Run("delegate_to and run_once", func(t *testing.T) {
 		_, col := e.run(t, map[string]string{"site.yml": `- hosts: fleet
   gather_facts: false

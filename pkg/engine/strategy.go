@@ -23,10 +23,27 @@ type playState struct {
 	notified map[*playbook.Task]map[*hostState]bool // handler → hosts that notified it
 	endPlay  bool                                   // meta: end_play, or the run ends
 	endBatch bool                                   // meta: end_batch
+
+	active             []string // activeNames, as of activeAt and activeOf
+	activeAt, activeOf int
 }
 
 // activeNames lists the play's hosts that have not failed; r.mu is held.
-func (ps *playState) activeNames() []string {
+//
+// It is asked for every host-task (ansible_play_hosts), so it is kept until a
+// host goes down or comes back (downs, the runner's count of those): a list
+// made each time would make a run's cost grow with the square of its hosts.
+// Callers hold the runner's mu.
+func (ps *playState) activeNames(downs int) []string {
+	if ps.active != nil && ps.activeAt == downs && ps.activeOf == len(ps.all) {
+		return ps.active
+	}
+	defer func() { ps.activeAt, ps.activeOf = downs, len(ps.all) }()
+	ps.active = ps.computeActive()
+	return ps.active
+}
+
+func (ps *playState) computeActive() []string {
 	out := make([]string, 0, len(ps.all))
 	for _, h := range ps.all {
 		if !h.failed && !h.unreachable {
@@ -218,6 +235,7 @@ func (r *runner) runBlock(ctx context.Context, hosts []*hostState, blk *playbook
 	if len(blk.Rescue) > 0 {
 		for _, h := range failed {
 			h.failed = false
+			r.downs++
 			h.stats.Failed--
 			h.stats.Rescued++
 		}
@@ -238,6 +256,7 @@ func (r *runner) runBlock(ctx context.Context, hosts []*hostState, blk *playbook
 		if h.failed {
 			stillFailed = append(stillFailed, h)
 			h.failed = false
+			r.downs++
 		}
 		cand = append(cand, h)
 	}
@@ -246,6 +265,7 @@ func (r *runner) runBlock(ctx context.Context, hosts []*hostState, blk *playbook
 	r.mu.Lock()
 	for _, h := range stillFailed {
 		h.failed = true
+		r.downs++
 	}
 	r.mu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/koala-stack/koala/pkg/modules"
 	"github.com/koala-stack/koala/pkg/playbook"
 	"github.com/koala-stack/koala/pkg/template"
 )
@@ -92,6 +93,8 @@ type scope struct {
 	// (plainHostvars), so resolution cannot recurse through hosts.
 	hvKeys        map[string]bool
 	plainHostvars bool
+	// loop is shared by the items of a loop whose modules may inspect ahead.
+	loop *modules.Loop
 }
 
 // hostvarsKeys sets hostvars with the values of names (identifiers of the
@@ -158,7 +161,7 @@ func (r *runner) newScope(hs *hostState, fr *frame, t *playbook.Task) *scope {
 	}
 	copyInto(v, t.Vars)
 	copyInto(v, hs.vars)
-	active := ps.activeNames()
+	active := ps.activeNames(r.downs)
 	r.mu.Unlock()
 	copyInto(v, r.extra)
 	r.magic(v, hs, rs, active)

@@ -115,7 +115,33 @@ func (m copyModule) Run(ctx context.Context, t *Task) (Result, error) {
 		spec.srcBase = path.Base(src)
 		spec.src = display
 	}
-	return t.put(ctx, spec)
+	var r Result
+	var err error
+	if out, ok := t.ahead(ctx, m, spec.dest, inspectScript(spec.dest, spec.srcBase, t.fetchSize())); ok {
+		r, err = t.write(ctx, spec, parseRemoteFile([]byte(out)))
+	} else {
+		r, err = t.put(ctx, spec)
+	}
+	if r.Changed {
+		if d, ok := r.Data["dest"].(string); ok {
+			t.changedPath(d)
+		}
+	}
+	return r, err
+}
+
+// inspection is the dest inspection put would run for args (loopInspector).
+func (m copyModule) inspection(t *Task, args map[string]any) (string, string, bool) {
+	a := newArgs(args)
+	dest, src := a.str("", "dest"), a.str("", "src")
+	if !strings.HasPrefix(dest, "/") || a.boolean(false, "remote_src") {
+		return "", "", false
+	}
+	srcBase := ""
+	if src != "" {
+		srcBase = path.Base(src)
+	}
+	return dest, inspectScript(dest, srcBase, t.fetchSize()), true
 }
 
 // readSource reads a controller-side src through the engine's ReadFile
@@ -219,13 +245,15 @@ func inspectScript(dest, srcBase string, fetch int64) string {
 	if srcBase != "" {
 		fmt.Fprintf(&sb, "if [ -d \"$d\" ] || [ \"${d%%/}\" != \"$d\" ]; then d=\"${d%%/}\"/%s; fi\n", quote(srcBase))
 	}
+	// Processes are what an inspection costs on a busy host: id, stat and
+	// sha256sum are the only ones (no subshells, dirname or cut).
 	sb.WriteString(`echo "path $d"
-echo "user $(id -un) $(id -gn)"
-p=$(dirname -- "$d"); [ -d "$p" ] && echo parent
+printf 'user '; id
+p=${d%/*}; [ -d "${p:-/}" ] && echo parent
 if [ -e "$d" ]; then
   stat -L -c 'stat %a %u %g %s %U %G %F' -- "$d"
   if [ -f "$d" ]; then
-    echo "sha256 $(sha256sum < "$d" | cut -d' ' -f1)"
+    printf 'sha256 '; sha256sum < "$d"
 `)
 	switch {
 	case fetch < 0:
@@ -251,15 +279,19 @@ func pendingMade(pending []string, dir string) bool {
 // put makes spec.dest hold spec.content with one inspection round trip and
 // at most one upload (plus one chmod/chown when only attributes differ).
 func (t *Task) put(ctx context.Context, spec putSpec) (Result, error) {
-	var fetch int64
-	if t.Diff {
-		fetch = maxDiffBytes
-	}
-	rf, err := t.inspect(ctx, spec.dest, spec.srcBase, fetch)
+	rf, err := t.inspect(ctx, spec.dest, spec.srcBase, t.fetchSize())
 	if err != nil {
 		return Result{}, err
 	}
 	return t.write(ctx, spec, rf)
+}
+
+// fetchSize is how much of an existing dest put fetches: enough for --diff.
+func (t *Task) fetchSize() int64 {
+	if t.Diff {
+		return maxDiffBytes
+	}
+	return 0
 }
 
 // write makes the file rf describes hold spec.content and spec's attributes.
@@ -426,8 +458,8 @@ func parseRemoteFile(out []byte) remoteFile {
 			rf.path = val
 		case "parent":
 			rf.parentOK = true
-		case "user":
-			rf.user, rf.ugroup, _ = strings.Cut(val, " ")
+		case "user": // id: uid=0(root) gid=0(root) groups=...
+			rf.user, rf.ugroup = idName(val, "uid="), idName(val, "gid=")
 		case "stat":
 			f := strings.SplitN(val, " ", 7)
 			if len(f) == 7 {
@@ -437,8 +469,8 @@ func parseRemoteFile(out []byte) remoteFile {
 				rf.owner, rf.group, rf.kind = f[4], f[5], f[6]
 				rf.dir = rf.kind == "directory"
 			}
-		case "sha256":
-			rf.sha256 = val
+		case "sha256": // sha256sum: <hex>  -
+			rf.sha256, _, _ = strings.Cut(val, " ")
 		case "content":
 			if b, err := base64.StdEncoding.DecodeString(val); err == nil {
 				rf.content, rf.haveContent = b, true
@@ -446,6 +478,17 @@ func parseRemoteFile(out []byte) remoteFile {
 		}
 	}
 	return rf
+}
+
+// idName reads the name after key in id's output ("uid=0(root) ..."), or
+// the number when the id has no name.
+func idName(id, key string) string {
+	_, v, _ := strings.Cut(id, key)
+	v, _, _ = strings.Cut(v, " ")
+	if _, name, ok := strings.Cut(v, "("); ok {
+		return strings.TrimSuffix(name, ")")
+	}
+	return v
 }
 
 // fileDiff is the before/after of a file write, with attribute changes noted

@@ -59,10 +59,15 @@ func (t *Task) upload(ctx context.Context, content io.Reader, dest string, opts 
 // a shell function of the script, called through `change`.
 func (t *Task) script(body string) string {
 	if t.Check {
-		return "change() { echo \"change $*\"; }\n" + body
+		return dryRun(body)
 	}
 	return "change() { echo \"change $*\"; \"$@\" >&2 || exit 1; }\n" + body
 }
+
+// dryRun is body with a `change` that only prints, in any mode: an
+// inspection run ahead of the loop items it is for (loop.go), which must
+// change nothing.
+func dryRun(body string) string { return "change() { echo \"change $*\"; }\n" + body }
 
 // changeCommand returns cmd, a shell command that changes the host, for a
 // script that also inspects (command's creates/removes); in check mode, a

@@ -54,6 +54,9 @@ type Task struct {
 	// in check mode, did not: a module that decides from files on the host
 	// (kolla_container restarting for a changed config_dir) reads them too.
 	CheckPending []string
+	// Loop, when set, is shared by the items of this task's loop on this
+	// host, so that their inspections can be one round trip (loop.go).
+	Loop *Loop
 }
 
 // Result is what a module did on one host.

@@ -24,21 +24,24 @@ func (setupModule) Args() (accepted, required []string) {
 // falls back to /proc and /sys, which every Linux container has.
 const setupScript = `
 s() { echo "==== $1"; }
-s hostname; hostname 2>/dev/null || cat /proc/sys/kernel/hostname
+# rd is cat without a process: on a busy host every process started is a
+# wait for a CPU, and facts are gathered on every host of every play.
+rd() { [ -r "$1" ] || return 1; while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; }
+s hostname; rd /proc/sys/kernel/hostname || hostname 2>/dev/null
 s fqdn; hostname -f 2>/dev/null
-s uname; uname -s; uname -n; uname -r; uname -m
-s os-release; cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
-s debian_version; cat /etc/debian_version 2>/dev/null
+s uname; set -- $(uname -snrm); printf '%s\n' "$@"
+s os-release; rd /etc/os-release || rd /usr/lib/os-release
+s debian_version; rd /etc/debian_version
 s nproc; nproc 2>/dev/null
-s cpuinfo; grep -c '^processor' /proc/cpuinfo 2>/dev/null; grep -m1 '^model name' /proc/cpuinfo 2>/dev/null
-s meminfo; grep -E '^(MemTotal|MemFree|SwapTotal|SwapFree):' /proc/meminfo
-s user; id -un; id -u; id -g; getent passwd "$(id -u)"
+s cpuinfo; n=0; m=; while IFS= read -r l; do case $l in processor*) n=$((n+1)) ;; "model name"*) [ -n "$m" ] || m=$l ;; esac; done < /proc/cpuinfo; echo $n; [ -z "$m" ] || echo "$m"
+s meminfo; while IFS= read -r l; do case $l in MemTotal:*|MemFree:*|SwapTotal:*|SwapFree:*) echo "$l" ;; esac; done < /proc/meminfo
+s user; i=$(id); u=${i#uid=}; g=${i#*gid=}; n=${u#*(}; echo "${n%%)*}"; echo "${u%%(*}"; echo "${g%%(*}"; getent passwd "${u%%(*}"
 s env; env
 s python; command -v python3 2>/dev/null || command -v python 2>/dev/null
-s pid1; cat /proc/1/comm 2>/dev/null
+s pid1; rd /proc/1/comm
 s pkg_mgr; for m in apt-get dnf yum zypper apk pacman; do command -v $m >/dev/null 2>&1 && { echo $m; break; }; done
-s machine_id; cat /etc/machine-id 2>/dev/null
-s container; [ -f /.dockerenv ] && echo docker; [ -f /run/.containerenv ] && echo podman; cat /run/systemd/container 2>/dev/null
+s machine_id; rd /etc/machine-id
+s container; [ -f /.dockerenv ] && echo docker; [ -f /run/.containerenv ] && echo podman; rd /run/systemd/container
 s links
 for i in /sys/class/net/*; do
   [ -e "$i" ] || continue
@@ -51,10 +54,10 @@ if command -v ip >/dev/null 2>&1; then
   s route_get; ip -4 route get 8.8.8.8 2>/dev/null
   s route6_get; ip -6 route get 2001:4860:4860::8888 2>/dev/null
 else
-  s fib_trie; cat /proc/net/fib_trie 2>/dev/null
+  s fib_trie; rd /proc/net/fib_trie
 fi
-s route; cat /proc/net/route 2>/dev/null
-s if_inet6; cat /proc/net/if_inet6 2>/dev/null
+s route; rd /proc/net/route
+s if_inet6; rd /proc/net/if_inet6
 exit 0
 `
 

@@ -2,7 +2,10 @@ package modules
 
 import (
 	"os"
+	"os/exec"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -69,6 +72,22 @@ func TestSetup(t *testing.T) {
 			want := map[string]string{"local": "root", "ssh": "koalatest", "ssh-become": "root"}[tg.name]
 			if r.Facts["ansible_user_id"] != want {
 				t.Errorf("ansible_user_id = %v, want %s", r.Facts["ansible_user_id"], want)
+			}
+			// What the script reads without a process (rd, the read loops, id
+			// parsed in the shell) against what the tools say.
+			uname, _ := exec.Command("uname", "-r").Output()
+			var mem syscall.Sysinfo_t
+			syscall.Sysinfo(&mem)
+			wantUID := map[string]any{"local": os.Getuid(), "ssh-become": 0}[tg.name]
+			cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
+			cpus := strings.Count("\n"+string(cpuinfo), "\nprocessor")
+			if r.Facts["ansible_kernel"] != strings.TrimSpace(string(uname)) ||
+				r.Facts["ansible_memtotal_mb"] != int(uint64(mem.Totalram)*uint64(mem.Unit)/(1<<20)) ||
+				wantUID != nil && r.Facts["ansible_user_uid"] != wantUID ||
+				r.Facts["ansible_processor_vcpus"] != cpus || r.Facts["ansible_distribution"] != "Debian" {
+				t.Errorf("kernel %v (want %s), memtotal_mb %v (want %d), user_uid %v (want %v), processor_vcpus %v (want %d), distribution %v",
+					r.Facts["ansible_kernel"], strings.TrimSpace(string(uname)), r.Facts["ansible_memtotal_mb"], uint64(mem.Totalram)*uint64(mem.Unit)/(1<<20),
+					r.Facts["ansible_user_uid"], wantUID, r.Facts["ansible_processor_vcpus"], cpus, r.Facts["ansible_distribution"])
 			}
 			if view := r.Data["ansible_facts"].(map[string]any); view["hostname"] != host {
 				t.Errorf("registered ansible_facts.hostname = %v", view["hostname"])

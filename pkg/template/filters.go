@@ -14,11 +14,13 @@ import (
 	"hash"
 	"math"
 	"net"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/flosch/pongo2/v6"
 	"gopkg.in/yaml.v3"
@@ -326,8 +328,14 @@ func replaceFilter(in any, args []any, kw map[string]any) (any, error) {
 }
 
 func lengthFilter(in any, args []any, kw map[string]any) (any, error) {
-	if s, ok := in.(string); ok {
-		return len([]rune(s)), nil
+	// Counted in place: `groups[g] | length` is in many templates, and
+	// converting a 1,000-host list to count it, once per host, made a large
+	// run's cost grow with the square of its hosts.
+	switch v := reflect.ValueOf(in); v.Kind() {
+	case reflect.String:
+		return utf8.RuneCountInString(v.String()), nil
+	case reflect.Slice, reflect.Array, reflect.Map:
+		return v.Len(), nil
 	}
 	if m, ok := dict(in); ok {
 		return len(m), nil

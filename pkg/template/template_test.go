@@ -761,3 +761,18 @@ func TestLoader(t *testing.T) {
 		t.Errorf("missing template: %v", err)
 	}
 }
+
+// length counts a list in place: the engine's groups are []string, and a
+// copy of a 1,000-host group per host made a run quadratic in its hosts.
+func TestLengthCountsInPlace(t *testing.T) {
+	group := make([]string, 1000)
+	for _, in := range []any{group, map[string][]string{"a": nil, "b": nil}, "héllo"} {
+		want := map[string]int{"[]string": 1000, "map[string][]string": 2, "string": 5}[fmt.Sprintf("%T", in)]
+		if n, err := lengthFilter(in, nil, nil); err != nil || n != want {
+			t.Errorf("length of %T: %v %v, want %d", in, n, err, want)
+		}
+	}
+	if a := testing.AllocsPerRun(10, func() { lengthFilter(group, nil, nil) }); a > 2 {
+		t.Errorf("length of a 1,000-element []string: %.0f allocations, want at most 2 (no copy)", a)
+	}
+}
