@@ -10,7 +10,7 @@ if [[ ! -d /var/log/kolla/placement ]]; then
     mkdir -p /var/log/kolla/placement
 fi
 if [[ "$(id -u)" == 0 && "$(stat -c %U:%G /var/log/kolla/placement)" != "placement:kolla" ]]; then
-    chown placement:kolla /var/log/kolla/placement
+    chown -R placement:kolla /var/log/kolla/placement
 fi
 if [[ "$(stat -c %a /var/log/kolla/placement)" != "755" ]]; then
     chmod 755 /var/log/kolla/placement
