@@ -14,7 +14,7 @@ import (
 	"github.com/koala-stack/koala/pkg/baseimage"
 )
 
-// Base makes sure the engine has the Debian base image (debian:bookworm), made
+// Base makes sure the engine has the Debian base image (debian:trixie), made
 // as `koala lab base` makes it: debootstrap once, the tarball cached, then
 // imported. Tests that build FROM it must not rely on an image an earlier run
 // left behind: on a fresh engine with no registry, BuildKit would go to Docker

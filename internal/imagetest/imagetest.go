@@ -19,6 +19,7 @@ import (
 
 	"github.com/koala-stack/koala/images"
 	"github.com/koala-stack/koala/internal/dockertest"
+	"github.com/koala-stack/koala/pkg/baseimage"
 	"github.com/koala-stack/koala/pkg/build"
 )
 
@@ -26,7 +27,7 @@ import (
 const Epoch = "1700000000"
 
 // Vars are the chain's build variables: images named koala-test/<image>:it.
-var Vars = build.Vars{BaseImage: "debian", BaseTag: "bookworm", InstallType: "binary", Namespace: "koala-test", Tag: "it"}
+var Vars = build.Vars{BaseImage: "debian", BaseTag: baseimage.DefaultSuite, InstallType: "binary", Namespace: "koala-test", Tag: "it"}
 
 // Builder returns a Builder on the local engine (closed with the test), with
 // the base image the chain starts from, or skips the test, saying why.
@@ -42,7 +43,7 @@ func Builder(t testing.TB) *build.Builder {
 		t.Skipf("integration test: no Docker engine with BuildKit reachable: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
-	dockertest.Base(t) // every image here is built FROM debian:bookworm
+	dockertest.Base(t) // every image here is built FROM debian:<baseimage.DefaultSuite>
 	return b
 }
 

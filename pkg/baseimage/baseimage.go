@@ -26,7 +26,7 @@ import (
 
 const (
 	// DefaultSuite is the Debian release koala's images are built on.
-	DefaultSuite = "bookworm"
+	DefaultSuite = "trixie"
 	// DefaultMirror is Debian's own redirecting mirror.
 	DefaultMirror = "http://deb.debian.org/debian"
 	// bootstrapTimeout bounds one debootstrap run (about a minute on a good link).

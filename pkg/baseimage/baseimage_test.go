@@ -100,10 +100,10 @@ func TestDefaults(t *testing.T) {
 	if err := o.defaults(); err != nil {
 		t.Fatal(err)
 	}
-	if o.Tag != "debian:bookworm" || o.Mirror != DefaultMirror || o.CacheDir != "/x/cache/koala/base" {
+	if o.Tag != "debian:trixie" || o.Mirror != DefaultMirror || o.CacheDir != "/x/cache/koala/base" {
 		t.Fatalf("defaults = %+v", o)
 	}
-	if got := TarballPath(o.CacheDir, o.Suite); got != "/x/cache/koala/base/debian-bookworm.tar" {
+	if got := TarballPath(o.CacheDir, o.Suite); got != "/x/cache/koala/base/debian-trixie.tar" {
 		t.Fatalf("TarballPath = %s", got)
 	}
 }

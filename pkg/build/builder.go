@@ -43,7 +43,7 @@ type Spec struct {
 	Name       string            // for messages and the progress display
 	ContextDir string            // build context directory
 	Dockerfile []byte            // Dockerfile content (the file in ContextDir is ignored)
-	Tags       []string          // full references, e.g. registry/kolla/keystone:zed
+	Tags       []string          // full references, e.g. registry/kolla/keystone:2025.1
 	Push       bool              // push Tags after the build
 	Insecure   bool              // the registry speaks plain HTTP
 	Labels     map[string]string // image labels (added as LABEL by the frontend)

@@ -16,11 +16,11 @@ import (
 // Vars are the values every template sees.
 type Vars struct {
 	BaseImage   string // FROM of base (default debian)
-	BaseTag     string // default bookworm
+	BaseTag     string // default trixie
 	InstallType string // binary (Debian packages) or source
 	Registry    string // may be empty
 	Namespace   string // default kolla
-	Tag         string // default zed
+	Tag         string // default 2025.1
 }
 
 // ImagePrefix is "<registry>/<namespace>/" (or "<namespace>/"): what a tree image's

@@ -86,7 +86,7 @@ func TestBuildImagesExitStatus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: skipped with -short")
 	}
-	dockertest.Base(t) // the tree's images are FROM debian:bookworm
+	dockertest.Base(t) // the tree's images are FROM debian:trixie
 	tree := writeTree(t, map[string]string{
 		"users.yml":          "kolla: 42400\n",
 		"good/Dockerfile.j2": "FROM {{ base_image }}:{{ base_tag }}\nRUN echo good\n",

@@ -136,7 +136,7 @@ func labUpCommand() *ucli.Command {
 			fmt.Fprintln(w, res.Inventory)
 			if len(res.Outdated) > 0 {
 				fmt.Fprintf(c.App.ErrWriter, "warning: %s run an older node image than %s: `koala lab up --name %s --recreate-outdated` makes them again (their containers and data are lost)\n",
-					strings.Join(res.Outdated, ", "), lab.NodeImage, p.Name)
+					strings.Join(res.Outdated, ", "), p.NodeImage(), p.Name)
 			}
 			return nil
 		},

@@ -31,7 +31,9 @@ const buildTimeout = 30 * time.Minute
 // labImage is one of the lab's images and the directory of images/ it comes from.
 type labImage struct{ tag, dir string }
 
-var labImages = []labImage{{NodeImage, "node"}, {RegistryImage, "registry"}}
+func labImages(p *Plan) []labImage {
+	return []labImage{{p.NodeImage(), "node"}, {p.RegistryImage(), "registry"}}
+}
 
 // ErrNoBaseImage says the base OS image is missing.
 var ErrNoBaseImage = errors.New("base image missing")
@@ -48,7 +50,7 @@ func ensureImages(ctx context.Context, eng client.APIClient, p *Plan) ([]string,
 	}
 	var todo []labImage
 	hashes := map[string]string{}
-	for _, li := range labImages {
+	for _, li := range labImages(p) {
 		h, err := imageHash(li.dir, base.ID)
 		if err != nil {
 			return nil, err

@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 )
 
 // Labels on every container, volume and network of a lab.
@@ -43,10 +44,13 @@ const (
 	DefaultNodes        = 3
 	DefaultSubnet       = "10.99.0.0/24"
 	DefaultRegistryPort = 5000
-	DefaultRelease      = "zed" // the OpenStack release Debian bookworm ships
-	DefaultBaseImage    = "debian:bookworm"
-	NodeImage           = "koala-lab-node:latest"
-	RegistryImage       = "koala-lab-registry:latest"
+	DefaultRelease      = "2025.1" // the OpenStack release Debian trixie ships (Epoxy), as kolla-ansible names it
+	DefaultBaseImage    = "debian:trixie"
+	// NodeImage and RegistryImage are the lab images' names; their tags name
+	// the base image (Plan.NodeImage), so labs on different Debian releases
+	// on one engine do not take each other's images.
+	NodeImage     = "koala-lab-node"
+	RegistryImage = "koala-lab-registry"
 	// RegistryPort is the registry's port on the lab network.
 	RegistryPort = 5000
 	// Interface is the nodes' interface on the lab network.
@@ -194,6 +198,15 @@ func NewPlan(c Config) (*Plan, error) {
 		})
 	}
 	return p, nil
+}
+
+// NodeImage and RegistryImage are the lab's image references:
+// koala-lab-node:debian-trixie for the base image debian:trixie.
+func (p *Plan) NodeImage() string     { return labImageRef(NodeImage, p.BaseImage) }
+func (p *Plan) RegistryImage() string { return labImageRef(RegistryImage, p.BaseImage) }
+
+func labImageRef(name, base string) string {
+	return name + ":" + strings.NewReplacer(":", "-", "/", "-", "@", "-").Replace(base)
 }
 
 // RegistryContainer and RegistryVolume name the lab's registry.

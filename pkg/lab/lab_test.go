@@ -185,7 +185,7 @@ func TestLab(t *testing.T) {
 
 	t.Run("up names nodes on an older node image", func(t *testing.T) {
 		// A newer node image under the tag: node01 committed with one more label.
-		orig, err := eng.ImageInspect(ctx, NodeImage)
+		orig, err := eng.ImageInspect(ctx, p.NodeImage())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,12 +194,12 @@ func TestLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() {
-			if err := eng.ImageTag(ctx, orig.ID, NodeImage); err != nil {
-				t.Errorf("restore %s: %v", NodeImage, err)
+			if err := eng.ImageTag(ctx, orig.ID, p.NodeImage()); err != nil {
+				t.Errorf("restore %s: %v", p.NodeImage(), err)
 			}
 			eng.ImageRemove(ctx, newer.ID, image.RemoveOptions{Force: true})
 		}()
-		if err := eng.ImageTag(ctx, newer.ID, NodeImage); err != nil {
+		if err := eng.ImageTag(ctx, newer.ID, p.NodeImage()); err != nil {
 			t.Fatal(err)
 		}
 		res, err := Up(ctx, eng, p)
@@ -443,13 +443,13 @@ func TestUpRefusesBadInput(t *testing.T) {
 	})
 
 	t.Run("failure half-way removes what was made", func(t *testing.T) {
-		for _, ref := range []string{NodeImage, RegistryImage} {
+		dockertest.Base(t)
+		p := testPlan(t, eng, 2)
+		for _, ref := range []string{p.NodeImage(), p.RegistryImage()} {
 			if _, err := eng.ImageInspect(ctx, ref); err != nil {
 				t.Skipf("SKIP: %s not built (run TestLab or `koala lab up` first): %v", ref, err)
 			}
 		}
-		dockertest.Base(t)
-		p := testPlan(t, eng, 2)
 		// A container squatting node02's name makes the second node's create fail
 		// after the network, the registry and node01 exist.
 		squat, err := eng.ContainerCreate(ctx, &container.Config{Image: p.BaseImage, Cmd: []string{"true"}}, nil, nil, nil, p.Nodes[1].Container)

@@ -100,9 +100,25 @@ func TestInventoryShape(t *testing.T) {
 		t.Errorf("inventory lacks %q", line)
 	}
 	g := p.Globals()
-	for _, want := range []string{`network_interface: "eth0"`, `kolla_internal_vip_address: "10.99.0.10"`, `docker_registry: "10.99.0.2:5000"`, `docker_registry_insecure: "yes"`, `kolla_base_distro: "debian"`, `openstack_release: "zed"`, "keepalived_virtual_router_id: ", "haproxy_max_connections: 8000"} {
+	for _, want := range []string{`network_interface: "eth0"`, `kolla_internal_vip_address: "10.99.0.10"`, `docker_registry: "10.99.0.2:5000"`, `docker_registry_insecure: "yes"`, `kolla_base_distro: "debian"`, `openstack_release: "2025.1"`, "keepalived_virtual_router_id: ", "haproxy_max_connections: 8000"} {
 		if !strings.Contains(g, want) {
 			t.Errorf("globals.yml lacks %q:\n%s", want, g)
+		}
+	}
+}
+
+func TestLabImagesNameTheirBase(t *testing.T) {
+	for base, want := range map[string][2]string{
+		"":                          {"koala-lab-node:debian-trixie", "koala-lab-registry:debian-trixie"},
+		"debian:bookworm":           {"koala-lab-node:debian-bookworm", "koala-lab-registry:debian-bookworm"},
+		"10.0.0.1:5000/debian:13.2": {"koala-lab-node:10.0.0.1-5000-debian-13.2", "koala-lab-registry:10.0.0.1-5000-debian-13.2"},
+	} {
+		p, err := NewPlan(Config{Nodes: 1, Dir: "-", BaseImage: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]string{p.NodeImage(), p.RegistryImage()}; got != want {
+			t.Errorf("base %q: images %q, want %q", base, got, want)
 		}
 	}
 }

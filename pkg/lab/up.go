@@ -189,9 +189,9 @@ func Up(ctx context.Context, eng client.APIClient, p *Plan) (res *UpResult, err 
 	if _, err := ensureContainer(p.RegistryContainer(), func() (string, error) { return createRegistry(ctx, eng, p) }); err != nil {
 		return res, err
 	}
-	nodeImage, err := eng.ImageInspect(ctx, NodeImage)
+	nodeImage, err := eng.ImageInspect(ctx, p.NodeImage())
 	if err != nil {
-		return res, fmt.Errorf("node image %s: %w", NodeImage, err)
+		return res, fmt.Errorf("node image %s: %w", p.NodeImage(), err)
 	}
 	if err := ensureVolume(p.SharedVolume(), "shared"); err != nil {
 		return res, err
@@ -341,7 +341,7 @@ func endpoint(p *Plan, addr string) *network.NetworkingConfig {
 func createRegistry(ctx context.Context, eng client.APIClient, p *Plan) (string, error) {
 	port := nat.Port(fmt.Sprintf("%d/tcp", RegistryPort))
 	cfg := &container.Config{
-		Image:        RegistryImage,
+		Image:        p.RegistryImage(),
 		Hostname:     "registry",
 		ExposedPorts: nat.PortSet{port: {}},
 		Labels:       map[string]string{LabelLab: p.Name, LabelRole: "registry", LabelAddress: p.Registry.String()},
@@ -361,7 +361,7 @@ func createRegistry(ctx context.Context, eng client.APIClient, p *Plan) (string,
 
 func createNode(ctx context.Context, eng client.APIClient, p *Plan, n NodePlan, k *keys) (string, error) {
 	cfg := &container.Config{
-		Image:    NodeImage,
+		Image:    p.NodeImage(),
 		Hostname: n.Hostname,
 		Labels: map[string]string{
 			LabelLab: p.Name, LabelRole: "node", LabelNode: n.Hostname, LabelAddress: n.Addr.String(),

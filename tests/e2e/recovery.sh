@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
 need_deployed
 
-sql() { local h=$1; shift; docker exec "$(node_ctr "$h")" docker exec mariadb mysql -u mysql -N -B -e "$*"; }
+sql() { local h=$1; shift; docker exec "$(node_ctr "$h")" docker exec mariadb mariadb -u mysql -N -B -e "$*"; }
 mariadb_state() { for h in $(node_hosts | head -3); do echo "$h $(docker exec "$(node_ctr "$h")" docker inspect -f '{{.State.Status}} {{.State.StartedAt}}' mariadb)"; done; }
 wait_docker() { for _ in $(seq 60); do docker exec "$(node_ctr "$1")" docker info >/dev/null 2>&1 && return 0; sleep 1; done; fail "$1: dockerd not up after 60 s"; }
 grastate() { for h in "$@"; do echo "$h: $(docker exec "$(node_ctr "$h")" sh -c 'cat /var/lib/docker/volumes/mariadb/_data/grastate.dat | grep -v "^#"; docker inspect -f "{{.State.Status}}" mariadb' | tr '\n' ' ')"; done; }

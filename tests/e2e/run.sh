@@ -84,7 +84,7 @@ image_roundtrip "after the VIP holder was killed"
 step "restart the killed node; it rejoins after deploy --limit"
 $KOALA lab start --name "$LAB" "$holder"
 $KOALA deploy "${common[@]}" --limit "$holder"
-size=$(docker exec "$(node_ctr "$moved")" docker exec mariadb mysql -u mysql -N -B -e "SHOW STATUS LIKE 'wsrep_cluster_size'" | awk '{print $2}')
+size=$(docker exec "$(node_ctr "$moved")" docker exec mariadb mariadb -u mysql -N -B -e "SHOW STATUS LIKE 'wsrep_cluster_size'" | awk '{print $2}')
 [ "$size" = 3 ] || fail "Galera cluster size $size, want 3"
 running=$(docker exec "$(node_ctr "$moved")" docker exec rabbitmq rabbitmqctl --formatter json cluster_status | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["running_nodes"]))')
 [ "$running" = 3 ] || fail "RabbitMQ runs $running nodes, want 3"
@@ -110,7 +110,7 @@ $KOALA deploy "${common[@]}" || fail "the re-run after $victim came back"
 for n in $(nodes); do
   docker exec "$n" docker exec keystone grep -q 'max_param_size = 66' /etc/keystone/keystone.conf || fail "$n: keystone does not run with the option after the re-run"
 done
-size=$(docker exec "$(node_ctr "$victim")" docker exec mariadb mysql -u mysql -N -B -e "SHOW STATUS LIKE 'wsrep_cluster_size'" | awk '{print $2}')
+size=$(docker exec "$(node_ctr "$victim")" docker exec mariadb mariadb -u mysql -N -B -e "SHOW STATUS LIKE 'wsrep_cluster_size'" | awk '{print $2}')
 [ "$size" = 3 ] || fail "Galera cluster size $size after the re-run, want 3"
 rm "$CONF/config/keystone.conf"
 $KOALA deploy "${common[@]}" >/dev/null || fail "deploy without the option"

@@ -33,7 +33,7 @@ LABEL org.koala.e2e.rebuilt="$(date +%s)"
 EOF
 $KOALA build-images --push --registry "127.0.0.1:$REG_PORT" --registry-insecure \
   --logs-dir "$WORK/build-logs" --template-override "$WORK/upgrade-override.j2" '^keystone$'
-new_id=$(docker image inspect -f '{{.Id}}' "127.0.0.1:$REG_PORT/kolla/keystone:zed")
+new_id=$(docker image inspect -f '{{.Id}}' "127.0.0.1:$REG_PORT/kolla/keystone:2025.1")
 echo "$before" | awk '$2 == "/keystone" {print $4}' | grep -qx "$new_id" && fail "the rebuilt keystone has the running image's ID"
 
 step "koala upgrade --tags keystone under a token-issuing client"

@@ -9,10 +9,10 @@
 #   - heat-engine printing its version as heat.
 # No database server, keystone or message queue is needed. horizon's first start
 # collects and compresses its static files (minutes on a loaded machine).
-# Usage: tests/images/smoke.sh [IMAGE_PREFIX [TAG]]   (default kolla/ zed)
+# Usage: tests/images/smoke.sh [IMAGE_PREFIX [TAG]]   (default kolla/ 2025.1)
 set -euo pipefail
 PREFIX=${1:-kolla/}
-TAG=${2:-zed}
+TAG=${2:-2025.1}
 WORK=$(mktemp -d /tmp/koala-image-smoke.XXXXXX)
 NAME=koala-smoke-$$
 cleanup() { docker rm -f "$NAME" >/dev/null 2>&1 || true; rm -rf "$WORK"; }

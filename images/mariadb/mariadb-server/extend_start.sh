@@ -9,7 +9,7 @@ mkdir -p /var/log/kolla/mariadb
 # owner (mysql@localhost) keeps its socket login, for health checks.
 if [[ "${KOLLA_BOOTSTRAP:-}" != "" ]]; then
     set -e
-    mysql_install_db --user=mysql --datadir=/var/lib/mysql --skip-test-db >/dev/null
+    mariadb-install-db --user=mysql --datadir=/var/lib/mysql --skip-test-db >/dev/null
     mariadbd --wsrep-on=OFF --skip-networking --socket=/tmp/bootstrap.sock &
     pid=$!
     for _ in $(seq 60); do
