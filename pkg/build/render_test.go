@@ -46,7 +46,7 @@ func TestRenderWholeTree(t *testing.T) {
 		"nova-scheduler": "nova-base", "nova-novncproxy": "nova-base", "nova-compute": "nova-base",
 		"nova-ssh": "nova-base", "nova-libvirt": "base", "neutron-base": "openstack-base",
 		"neutron-server": "neutron-base", "neutron-openvswitch-agent": "neutron-base",
-		"neutron-linuxbridge-agent": "neutron-base", "neutron-dhcp-agent": "neutron-base",
+		"neutron-dhcp-agent": "neutron-base",
 		"neutron-l3-agent": "neutron-base", "neutron-metadata-agent": "neutron-base",
 		"openvswitch-base": "base", "openvswitch-db-server": "openvswitch-base", "openvswitch-vswitchd": "openvswitch-base",
 	}

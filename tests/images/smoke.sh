@@ -145,8 +145,8 @@ runs nova-libvirt "virsh --version" '^11\.'
 runs nova-ssh "/usr/sbin/sshd -T" '^port 22$'
 
 echo "== neutron"
-for svc in server openvswitch-agent linuxbridge-agent dhcp-agent l3-agent metadata-agent; do
-	runs "neutron-$svc" "neutron-${svc} --version" '^26\.'
+for svc in server openvswitch-agent dhcp-agent l3-agent metadata-agent; do
+	runs "neutron-$svc" "neutron-${svc} --version" ' 26\.[0-9]+\.[0-9]+$'
 done
 
 echo "== openvswitch"
