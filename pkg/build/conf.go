@@ -37,9 +37,10 @@ var confDefaultKeys = map[string]bool{
 
 // DerivedProfiles are Kolla's built-in profiles, read from the tree itself
 // (so a new image directory is in them without a list to edit): main is
-// every image built on openstack-base, infra every other image that is not a
-// base, default both. A [profiles] entry of koala-build.conf with the same
-// name wins.
+// every image of an OpenStack project (a top directory of the tree with an
+// image built on openstack-base, so nova-libvirt, on base, is with nova),
+// infra every other image that is not a base, default both. A [profiles]
+// entry of koala-build.conf with the same name wins.
 func DerivedProfiles(t *Tree, r *Renderer) (map[string][]string, error) {
 	parent := map[string]string{}
 	for _, n := range t.Names() {
@@ -53,23 +54,26 @@ func DerivedProfiles(t *Tree, r *Renderer) (map[string][]string, error) {
 	for _, p := range parent {
 		isBase[p] = true
 	}
+	project := func(n string) string { return strings.SplitN(t.Images[n].Dir, "/", 2)[0] }
+	openstack := map[string]bool{}
+	for _, n := range t.Names() {
+		for p := parent[n]; p != ""; p = parent[p] {
+			if p == "openstack-base" {
+				openstack[project(n)] = true
+			}
+		}
+	}
 	out := map[string][]string{"infra": nil, "main": nil, "default": nil}
 	for _, n := range t.Names() {
 		if n == "base" || n == "openstack-base" {
 			continue
 		}
-		onOpenstack := false
-		for p := parent[n]; p != ""; p = parent[p] {
-			if p == "openstack-base" {
-				onOpenstack = true
-			}
-		}
 		re := "^" + regexp.QuoteMeta(n) + "$"
 		switch {
-		case onOpenstack:
+		case openstack[project(n)]:
 			out["main"] = append(out["main"], re)
 		case isBase[n]:
-			continue // a project's own base (none outside openstack-base today)
+			continue // a project's own base (openvswitch-base): pulled in by its children
 		default:
 			out["infra"] = append(out["infra"], re)
 		}

@@ -31,8 +31,8 @@ func TestSelection(t *testing.T) {
 		{"skip parents", Selection{Regexes: []string{"^keystone$"}, SkipParents: true}, []string{"keystone"}},
 		{"regex matches anywhere", Selection{Regexes: []string{"heat-"}}, []string{"base", "openstack-base", "heat-base", "heat-api", "heat-engine"}},
 		{"two regexes", Selection{Regexes: []string{"^memcached$", "^rabbitmq$"}}, []string{"base", "memcached", "rabbitmq"}},
-		{"profile infra", Selection{Profile: "infra"}, []string{"base", "haproxy", "keepalived", "mariadb-server", "memcached", "rabbitmq"}},
-		{"profile main", Selection{Profile: "main"}, []string{"base", "openstack-base", "glance-base", "heat-base", "horizon", "keystone-base", "placement-base", "glance-api", "heat-api", "heat-engine", "keystone", "placement-api"}},
+		{"profile infra", Selection{Profile: "infra"}, []string{"base", "haproxy", "keepalived", "mariadb-server", "memcached", "openvswitch-base", "rabbitmq", "openvswitch-db-server", "openvswitch-vswitchd"}},
+		{"profile main", Selection{Profile: "main"}, []string{"base", "nova-libvirt", "openstack-base", "glance-base", "heat-base", "horizon", "keystone-base", "neutron-base", "nova-base", "placement-base", "glance-api", "heat-api", "heat-engine", "keystone", "neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent", "neutron-openvswitch-agent", "neutron-server", "nova-api", "nova-compute", "nova-conductor", "nova-novncproxy", "nova-scheduler", "nova-ssh", "placement-api"}},
 		{"conf profile replaces a derived one", Selection{Profile: "infra", Profiles: map[string][]string{"infra": {"^haproxy$"}}}, []string{"base", "haproxy"}},
 		{"custom profile", Selection{Profile: "mine", Profiles: map[string][]string{"mine": {"^glance-api$"}}}, []string{"base", "openstack-base", "glance-base", "glance-api"}},
 	}
@@ -71,7 +71,7 @@ func TestSelectionErrors(t *testing.T) {
 	}{
 		{Selection{Profile: "nope"}, `unknown profile "nope" (known: default, infra, main`},
 		{Selection{Regexes: []string{"("}}, `image selection "("`},
-		{Selection{Regexes: []string{"^nova"}}, "no image of the tree matches ^nova"},
+		{Selection{Regexes: []string{"^zun"}}, "no image of the tree matches ^zun"},
 	} {
 		_, err := NewPlan(tr, tr.NewRenderer(defaultVars, nil), defaultVars, c.sel)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

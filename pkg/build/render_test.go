@@ -42,6 +42,13 @@ func TestRenderWholeTree(t *testing.T) {
 		"placement-api": "placement-base", "heat-base": "openstack-base", "heat-api": "heat-base",
 		"heat-engine": "heat-base", "horizon": "openstack-base", "mariadb-server": "base", "rabbitmq": "base",
 		"memcached": "base", "haproxy": "base", "keepalived": "base",
+		"nova-base": "openstack-base", "nova-api": "nova-base", "nova-conductor": "nova-base",
+		"nova-scheduler": "nova-base", "nova-novncproxy": "nova-base", "nova-compute": "nova-base",
+		"nova-ssh": "nova-base", "nova-libvirt": "base", "neutron-base": "openstack-base",
+		"neutron-server": "neutron-base", "neutron-openvswitch-agent": "neutron-base",
+		"neutron-dhcp-agent": "neutron-base",
+		"neutron-l3-agent": "neutron-base", "neutron-metadata-agent": "neutron-base",
+		"openvswitch-base": "base", "openvswitch-db-server": "openvswitch-base", "openvswitch-vswitchd": "openvswitch-base",
 	}
 	if got := tr.Names(); len(got) != len(wantParent) {
 		t.Fatalf("tree has %v, want the %d images %v", got, len(wantParent), sortedKeys(wantParent))
@@ -193,8 +200,8 @@ RUN echo "{{ image_name }} {{ tag }}" > /etc/koala-override
 func TestOverrideErrors(t *testing.T) {
 	tr := embeddedTree(t)
 	cases := []struct{ name, src, want string }{
-		{"unknown image", "{% block nova_api_footer %}RUN true{% endblock %}\n", "override.j2:1: block nova_api_footer: no image of the tree declares it"},
-		{"unknown image packages", "\n{% block nova_packages_append %}vim{% endblock %}\n", `override.j2:2: block nova_packages_append: no image "nova"`},
+		{"unknown image", "{% block zun_api_footer %}RUN true{% endblock %}\n", "override.j2:1: block zun_api_footer: no image of the tree declares it"},
+		{"unknown image packages", "\n{% block zun_packages_append %}vim{% endblock %}\n", `override.j2:2: block zun_packages_append: no image "zun"`},
 		{"syntax", "\n{% block keystone_footer %}RUN {{ image_name }{% endblock %}\n", "override.j2:2: syntax error"},
 		{"stray text", "RUN true\n", "override.j2:1: text outside {% block %}"},
 	}

@@ -80,5 +80,10 @@ haproxy_max_connections: 8000
 # %s. Glance's file backend keeps its images there, so glance-api
 # runs on every node (on a node-local volume it would run on the first only).
 glance_file_datadir_volume: "%s/glance"
+# The kernel has no openvswitch module and KVM cannot run guests: servers run
+# on QEMU's TCG, and Open vSwitch on its userspace datapath (neutron 2025.1
+# has no linuxbridge agent any more; docs/lab.md has what this needs).
+nova_compute_virt_type: "qemu"
+ovs_datapath: "netdev"
 `, p.Name, p.Release, Interface, p.VIP.String(), fmt.Sprint(p.RouterID), p.RegPort, p.RegHost, SharedDir, SharedDir)
 }

@@ -292,6 +292,26 @@ func TestLab(t *testing.T) {
 		sh(t, "node01", fmt.Sprintf("sudo ip addr del %s/32 dev %s", p.VIP, Interface))
 	})
 
+	// What nova's and neutron's containers need of a host: Kolla's
+	// /run:/run:shared volume (a mount made inside shows on the node, as the
+	// agents' network namespaces must) and bridge settings under /sys.
+	t.Run("inner containers get shared /run and writable /sys", func(t *testing.T) {
+		img := p.RegHost + "/" + ref
+		if r, err := Exec(ctx, eng, p.Nodes[0].Container, "docker", "image", "inspect", img); err != nil || r.RC != 0 {
+			t.Skip("SKIP: no image in node01 (the registry subtest failed)")
+		}
+		out := sh(t, "node01", fmt.Sprintf(`set -e
+sudo mkdir -p /run/koalatest-mnt
+sudo ip link add koalatestbr type bridge
+trap 'sudo ip link del koalatestbr; sudo umount /run/koalatest-mnt 2>/dev/null; sudo rmdir /run/koalatest-mnt' EXIT
+sudo docker run --rm --privileged --network host -v /run:/run:shared %s sh -ec   'mount -t tmpfs koalatest /run/koalatest-mnt; echo 0 >/sys/class/net/koalatestbr/bridge/multicast_snooping'
+findmnt -no SOURCE /run/koalatest-mnt
+cat /sys/class/net/koalatestbr/bridge/multicast_snooping`, img))
+		if out != "koalatest\n0" {
+			t.Errorf("node01 after the inner container: %q, want its tmpfs mount under /run and multicast_snooping 0", out)
+		}
+	})
+
 	t.Run("partition and heal", func(t *testing.T) {
 		n3 := p.Nodes[2]
 		if err := Partition(ctx, eng, p.Name, n3.Hostname); err != nil {
@@ -353,12 +373,15 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ssh %s after restart: %v", n2.Hostname, err)
 		}
-		r, err := conn.Exec(cctx, transport.Command{Cmd: "ip -o -4 addr show dev eth0; sudo docker info --format '{{.ServerVersion}}'; echo nonlocal_bind=$(cat /proc/sys/net/ipv4/ip_nonlocal_bind)"})
+		r, err := conn.Exec(cctx, transport.Command{Cmd: "ip -o -4 addr show dev eth0; sudo docker info --format '{{.ServerVersion}}'; echo nonlocal_bind=$(cat /proc/sys/net/ipv4/ip_nonlocal_bind); echo sys=$(findmnt -no OPTIONS /sys | cut -d, -f1) root=$(findmnt -no PROPAGATION / | cut -d, -f1)"})
 		if err != nil || r.RC != 0 || !strings.Contains(string(r.Stdout), " "+n2.Addr.String()+"/") {
 			t.Fatalf("%s after restart: err %v rc %d out %s %s", n2.Hostname, err, r.RC, r.Stdout, r.Stderr)
 		}
 		if !strings.Contains(string(r.Stdout), "nonlocal_bind=1\n") {
 			t.Errorf("%s after kill and start: /etc/sysctl.d not applied:\n%s", n2.Hostname, r.Stdout)
+		}
+		if !strings.Contains(string(r.Stdout), "sys=rw root=shared\n") {
+			t.Errorf("%s after kill and start: /sys not writable or / not shared:\n%s", n2.Hostname, r.Stdout)
 		}
 		if err := Stop(ctx, eng, p.Name, "node99"); err == nil || !strings.Contains(err.Error(), "no node") {
 			t.Errorf("stop of an unknown node: %v", err)
@@ -376,8 +399,8 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatalf("lab down: %v", err)
 		}
-		if len(removed) != 9 { // 4 containers, 4 volumes, 1 network
-			t.Errorf("down removed %d things, want 9: %v", len(removed), removed)
+		if len(removed) != 10 { // 4 containers, 5 volumes (with the shared one), 1 network
+			t.Errorf("down removed %d things, want 10: %v", len(removed), removed)
 		}
 		if left := leftovers(t, eng, p.Name); len(left) > 0 {
 			t.Errorf("after down: %v", left)

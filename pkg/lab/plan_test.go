@@ -100,7 +100,7 @@ func TestInventoryShape(t *testing.T) {
 		t.Errorf("inventory lacks %q", line)
 	}
 	g := p.Globals()
-	for _, want := range []string{`network_interface: "eth0"`, `kolla_internal_vip_address: "10.99.0.10"`, `docker_registry: "10.99.0.2:5000"`, `docker_registry_insecure: "yes"`, `kolla_base_distro: "debian"`, `openstack_release: "2025.1"`, "keepalived_virtual_router_id: ", "haproxy_max_connections: 8000"} {
+	for _, want := range []string{`network_interface: "eth0"`, `kolla_internal_vip_address: "10.99.0.10"`, `docker_registry: "10.99.0.2:5000"`, `docker_registry_insecure: "yes"`, `kolla_base_distro: "debian"`, `openstack_release: "2025.1"`, "keepalived_virtual_router_id: ", "haproxy_max_connections: 8000", `nova_compute_virt_type: "qemu"`, `ovs_datapath: "netdev"`, `glance_file_datadir_volume: "/srv/koala-shared/glance"`} {
 		if !strings.Contains(g, want) {
 			t.Errorf("globals.yml lacks %q:\n%s", want, g)
 		}

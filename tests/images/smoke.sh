@@ -6,7 +6,9 @@
 #     hold the service's tables: glance-api, placement-api, heat-api, horizon;
 #   - the service answering HTTP from inside its container (healthcheck_curl):
 #     glance-api as glance, heat-api and horizon through Apache and mod_wsgi;
-#   - heat-engine printing its version as heat.
+#   - heat-engine printing its version as heat; nova-api's bootstrap (API and
+#     cell databases, SQLite); the other nova, neutron and openvswitch images
+#     running a version or configuration check through kolla_start.
 # No database server, keystone or message queue is needed. horizon's first start
 # collects and compresses its static files (minutes on a loaded machine).
 # Usage: tests/images/smoke.sh [IMAGE_PREFIX [TAG]]   (default kolla/ 2025.1)
@@ -119,6 +121,45 @@ kolla heat-engine "$WORK/heat-engine/conf" "$WORK/heat-engine/data" /tmp/data --
 	fail "heat-engine --version"
 }
 
+# runs IMAGE CMD REGEX: kolla_start in IMAGE (its extend_start, its user) runs
+# CMD, whose output must match REGEX.
+runs() {
+	local image=$1 cmd=$2 re=$3 out
+	setup "$image"
+	printf '{"command": "%s", "config_files": []}\n' "$cmd" >"$WORK/$image/conf/config.json"
+	out=$(kolla "$image" "$WORK/$image/conf" "$WORK/$image/data" /tmp/data --rm 2>&1) ||
+		{ echo "$out" | tail -10 >&2; fail "$image: $cmd"; }
+	echo "$out" | grep -Eq "$re" || { echo "$out" | tail -10 >&2; fail "$image: $cmd printed no match for $re"; }
+}
+
+smoke_nova() {
+setup nova
+cat >"$WORK/nova/conf/config.json" <<'EOF2'
+{"command": "true", "config_files": [{"source": "/var/lib/kolla/config_files/nova.conf", "dest": "/etc/nova/nova.conf", "owner": "nova", "perm": "0600"}]}
+EOF2
+printf '[api_database]\nconnection = sqlite:////var/lib/nova/data/nova_api.db\n[database]\nconnection = sqlite:////var/lib/nova/data/nova.db\n' >"$WORK/nova/conf/nova.conf"
+kolla nova-api "$WORK/nova/conf" "$WORK/nova/data" /var/lib/nova/data --rm -e KOLLA_BOOTSTRAP= >"$WORK/nova.log" 2>&1 ||
+	{ tail -20 "$WORK/nova.log"; fail "nova-api bootstrap"; }
+[[ $(tables "$WORK/nova/data/nova_api.db") -gt 10 && $(tables "$WORK/nova/data/nova.db") -gt 10 ]] ||
+	fail "nova-api bootstrap made no API or cell tables"
+for svc in conductor scheduler compute novncproxy; do
+	runs "nova-$svc" "nova-$svc --version" '^31\.'
+done
+runs nova-libvirt "virsh --version" '^11\.'
+runs nova-ssh "/usr/sbin/sshd -T" '^port 22$'
+}
+
+smoke_neutron() {
+for svc in server openvswitch-agent dhcp-agent l3-agent metadata-agent; do
+	runs "neutron-$svc" "neutron-${svc} --version" ' 26\.[0-9]+\.[0-9]+$'
+done
+}
+
+smoke_openvswitch() {
+runs openvswitch-db-server "ovsdb-tool db-version /var/lib/openvswitch/conf.db" '^[0-9]+\.[0-9]+\.[0-9]+$'
+runs openvswitch-vswitchd "ovs-vsctl --version" 'Open vSwitch\) 3\.'
+}
+
 smoke_horizon() {
 setup horizon
 cat >"$WORK/horizon/conf/config.json" <<'EOF'
@@ -159,8 +200,8 @@ serve horizon "$WORK/horizon/conf" "$WORK/horizon/data" /var/lib/horizon/data ht
 
 # SMOKE_IMAGES: which images to try (default all); make e2e names the ones the
 # lab's deploy uses.
-for image in ${SMOKE_IMAGES:-glance-api placement-api heat-api heat-engine horizon}; do
+for image in ${SMOKE_IMAGES:-glance-api placement-api heat-api heat-engine nova neutron openvswitch horizon}; do
 	echo "== $image"
 	"smoke_${image//-/_}"
 done
-echo "OK: ${SMOKE_IMAGES:-glance-api placement-api heat-api heat-engine horizon}"
+echo "OK: ${SMOKE_IMAGES:-glance-api placement-api heat-api heat-engine nova neutron openvswitch horizon}"
