@@ -47,7 +47,7 @@ func TestRenderWholeTree(t *testing.T) {
 		"nova-ssh": "nova-base", "nova-libvirt": "base", "neutron-base": "openstack-base",
 		"neutron-server": "neutron-base", "neutron-openvswitch-agent": "neutron-base",
 		"neutron-dhcp-agent": "neutron-base",
-		"neutron-l3-agent": "neutron-base", "neutron-metadata-agent": "neutron-base",
+		"neutron-l3-agent":   "neutron-base", "neutron-metadata-agent": "neutron-base",
 		"openvswitch-base": "base", "openvswitch-db-server": "openvswitch-base", "openvswitch-vswitchd": "openvswitch-base",
 	}
 	if got := tr.Names(); len(got) != len(wantParent) {

@@ -59,6 +59,23 @@ func checkEmbeddedPlaybook(t *testing.T, playbookName, inv, globals string, pw m
 	if err != nil {
 		t.Fatal(err)
 	}
+	in, cd, dir := configFixture(t, tree, inv, globals, pw)
+	pt, err := loadTree(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := pt.load(playbookName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := append(cd.ExtraVars(), map[string]any{"kolla_action": "deploy", "CONFIG_DIR": dir})
+	return checkConfig(cd, in, pb, pt.metas, layers)
+}
+
+// configFixture writes an inventory, globals.yml and passwords.yml into a
+// temporary config directory and loads them as koala does for tree.
+func configFixture(t *testing.T, tree, inv, globals string, pw map[string]string) (*inventory.Inventory, *configdir.Dir, string) {
+	t.Helper()
 	dir := t.TempDir()
 	var pwText strings.Builder
 	for k, v := range pw {
@@ -80,16 +97,7 @@ func checkEmbeddedPlaybook(t *testing.T, playbookName, inv, globals string, pw m
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt, err := loadTree(tree)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb, err := pt.load(playbookName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers := append(cd.ExtraVars(), map[string]any{"kolla_action": "deploy", "CONFIG_DIR": dir})
-	return checkConfig(cd, in, pb, pt.metas, layers)
+	return in, cd, dir
 }
 
 const goodGlobals = "kolla_internal_vip_address: 10.0.0.250\nnetwork_interface: eth0\n"
@@ -268,27 +276,13 @@ func TestServiceIsItsDirectories(t *testing.T) {
 		for _, p := range precheckPorts(pt.metas) {
 			v.ports = append(v.ports, p.(map[string]any)["port"].(string))
 		}
-		dir := t.TempDir()
-		pw := ""
+		pw := map[string]string{}
 		for k, val := range goodPasswords {
-			pw += k + ": \"" + val + "\"\n"
-		}
-		for name, text := range map[string]string{"inventory": fullInventory, "globals.yml": goodGlobals, "passwords.yml": strings.ReplaceAll(pw, "placement_database_password: \"pd\"\n", "")} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-				t.Fatal(err)
+			if k != "placement_database_password" {
+				pw[k] = val
 			}
 		}
-		in, err := inventory.Load(filepath.Join(dir, "inventory"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := in.AddPlaybookVars(filepath.Join(tree, "playbook")); err != nil {
-			t.Fatal(err)
-		}
-		cd, err := configdir.Load(dir, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		in, cd, dir := configFixture(t, tree, fullInventory, goodGlobals, pw)
 		pb, err := pt.load("site.yml")
 		if err != nil {
 			t.Fatal(err)

@@ -14,12 +14,8 @@ set -uo pipefail
 log=$2
 shift 2
 : > "$log"
-body=$(python3 -c 'import json, os; e = os.environ; print(json.dumps({"auth": {
-    "identity": {"methods": ["password"], "password": {"user": {"name": e["OS_USERNAME"],
-        "domain": {"name": e["OS_USER_DOMAIN_NAME"]}, "password": e["OS_PASSWORD"]}}},
-    "scope": {"project": {"name": e["OS_PROJECT_NAME"], "domain": {"name": e["OS_PROJECT_DOMAIN_NAME"]}}}}}))')
-tls=()
-[ -n "${OS_CACERT:-}" ] && tls=(--cacert "$OS_CACERT")
+# shellcheck source=auth.sh
+. "$(dirname "$0")/auth.sh"
 token() {
   curl -s -D - -o /dev/null -m 60 "${tls[@]}" -H 'Content-Type: application/json' \
     --data-binary @- "$OS_AUTH_URL/v3/auth/tokens" <<< "$body" 2>/dev/null |

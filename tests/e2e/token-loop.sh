@@ -27,12 +27,8 @@ retries=${TOKEN_LOOP_RETRIES:-0}
 max_seconds=${TOKEN_LOOP_MAX_SECONDS:-1800}
 max_requests=${TOKEN_LOOP_MAX_REQUESTS:-100000}
 : > "$log"
-body=$(python3 -c 'import json, os; e = os.environ; print(json.dumps({"auth": {
-    "identity": {"methods": ["password"], "password": {"user": {"name": e["OS_USERNAME"],
-        "domain": {"name": e["OS_USER_DOMAIN_NAME"]}, "password": e["OS_PASSWORD"]}}},
-    "scope": {"project": {"name": e["OS_PROJECT_NAME"], "domain": {"name": e["OS_PROJECT_DOMAIN_NAME"]}}}}}))')
-tls=()
-[ -n "${OS_CACERT:-}" ] && tls=(--cacert "$OS_CACERT")
+# shellcheck source=auth.sh
+. "$(dirname "$0")/auth.sh"
 
 # request: one token request, logged as one line (a single write, so lines of
 # concurrent requests do not mix).
