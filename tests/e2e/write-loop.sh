@@ -17,19 +17,15 @@ verify=0
 . "$1"
 log=$2
 timeout=${WRITE_LOOP_TIMEOUT:-10}
-tls=()
-[ -n "${OS_CACERT:-}" ] && tls=(--cacert "$OS_CACERT")
+# shellcheck source=auth.sh
+. "$(dirname "$0")/auth.sh"
 
 # A token for the whole run (valid for a day), asked for before any fault; the
 # cloud may still be recovering from the previous case: up to 2 minutes.
-auth=$(python3 -c 'import json, os; e = os.environ; print(json.dumps({"auth": {
-    "identity": {"methods": ["password"], "password": {"user": {"name": e["OS_USERNAME"],
-        "domain": {"name": e["OS_USER_DOMAIN_NAME"]}, "password": e["OS_PASSWORD"]}}},
-    "scope": {"project": {"name": e["OS_PROJECT_NAME"], "domain": {"name": e["OS_PROJECT_DOMAIN_NAME"]}}}}}))')
 token=""
 for _ in $(seq 12); do
   token=$(curl -s -m 10 "${tls[@]}" -D - -o /dev/null -H 'Content-Type: application/json' \
-    --data-binary @- "$OS_AUTH_URL/v3/auth/tokens" <<< "$auth" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-subject-token" {print $2}')
+    --data-binary @- "$OS_AUTH_URL/v3/auth/tokens" <<< "$body" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-subject-token" {print $2}')
   [ -n "$token" ] && break
   sleep 1
 done
