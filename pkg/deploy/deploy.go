@@ -161,7 +161,7 @@ func Images(o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := newNeeds(l.cd, l.inv, l.layers)
+	n, err := newNeeds(l.cd, l.inv, l.pt.metas, l.layers)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func precheckPorts(metas []*plays.Meta) []any {
 			if c == "" {
 				c = m.Role
 			}
-			out = append(out, map[string]any{"port": p.Port, "container": c, "group": m.Group, "enable": m.Enable})
+			out = append(out, map[string]any{"port": p.Port, "container": c, "group": m.Group})
 		}
 	}
 	return out

@@ -28,11 +28,10 @@ func checkConfig(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, metas 
 	if err := cd.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	n, err := newNeeds(cd, inv, layers)
+	n, err := newNeeds(cd, inv, metas, layers)
 	if err != nil {
 		return nil, err
 	}
-	n.metas = metas
 	images, problems, err := n.check(pb)
 	if err != nil {
 		return nil, err
@@ -48,11 +47,10 @@ func checkConfig(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, metas 
 // but do not have, for `koala prechecks` to report with what it finds on the
 // hosts (its own playbook runs no service role).
 func configProblems(cd *configdir.Dir, inv Inventory, pb *playbook.Playbook, metas []*plays.Meta, layers []map[string]any) ([]string, error) {
-	n, err := newNeeds(cd, inv, layers)
+	n, err := newNeeds(cd, inv, metas, layers)
 	if err != nil {
 		return nil, err
 	}
-	n.metas = metas
 	_, problems, err := n.check(pb)
 	return append(problems, unsupported(cd, inv, metas)...), err
 }
@@ -85,12 +83,12 @@ func unsupported(cd *configdir.Dir, inv Inventory, metas []*plays.Meta) []string
 	return out
 }
 
-func newNeeds(cd *configdir.Dir, inv Inventory, layers []map[string]any) (*needs, error) {
+func newNeeds(cd *configdir.Dir, inv Inventory, metas []*plays.Meta, layers []map[string]any) (*needs, error) {
 	pwKeys, err := passwordKeys(cd)
 	if err != nil {
 		return nil, err
 	}
-	return &needs{inv: inv, layers: layers, pwKeys: pwKeys, pwFile: cd.Passwords.File, tpl: template.New(), roleFiles: readRoleFiles}, nil
+	return &needs{inv: inv, layers: layers, metas: metas, pwKeys: pwKeys, pwFile: cd.Passwords.File, tpl: template.New(), roleFiles: readRoleFiles}, nil
 }
 
 // passwordKeys are the keys of kolla-ansible's passwords.yml and of the

@@ -287,7 +287,7 @@ func TestServiceIsItsDirectories(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := newNeeds(cd, in, append(cd.ExtraVars(), map[string]any{"kolla_action": "deploy", "CONFIG_DIR": dir}))
+		n, err := newNeeds(cd, in, pt.metas, append(cd.ExtraVars(), map[string]any{"kolla_action": "deploy", "CONFIG_DIR": dir}))
 		if err != nil {
 			t.Fatal(err)
 		}
